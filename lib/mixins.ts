@@ -1,0 +1,47 @@
+/** Mixins shared by domain services. Each is a factory returning a partial schema. */
+import type { Context, ServiceSchema } from "moleculer";
+import type { Db } from "./db";
+import { fromDatabaseError } from "./errors";
+import { runtimeOf } from "./runtime";
+
+/**
+ * Opens the process's database when the service starts and builds the service's store on it
+ * (`this.store`). Database outages surface as retryable 503s rather than 500s.
+ */
+export function StoreMixin<S>(createStore: (db: Db) => S): Partial<ServiceSchema> {
+  return {
+    hooks: {
+      error: {
+        "*"(this: unknown, _ctx: Context, err: unknown) {
+          throw fromDatabaseError(err);
+        },
+      },
+    },
+    async started() {
+      const database = await runtimeOf(this.broker).database();
+      (this as unknown as { store: S }).store = createStore(database.db);
+    },
+  };
+}
+
+/**
+ * Read-through cache cleaning that works on every node: writes broadcast `cache.clean.<service>` with the
+ * changed id and each instance drops its cached `get` entries for it (Redis cacher: shared anyway).
+ */
+export function CacheCleanerMixin(serviceName: string): Partial<ServiceSchema> {
+  return {
+    events: {
+      [`cache.clean.${serviceName}`]: {
+        handler(this: { broker: Context["broker"] }, ctx: Context<{ id?: string }>) {
+          const id = ctx.params?.id;
+          return this.broker.cacher?.clean(id ? `${serviceName}.*:${id}|**` : `${serviceName}.**`);
+        },
+      },
+    },
+    methods: {
+      cleanCache(this: { broker: Context["broker"] }, id?: string) {
+        return this.broker.broadcast(`cache.clean.${serviceName}`, { id });
+      },
+    },
+  };
+}

@@ -1,0 +1,135 @@
+/**
+ * REST gateway (moleculer-web): `/api/*` aliases generated from each action's `rest`, bearer-token
+ * authentication, one JSON error shape, health, Prometheus metrics and the OpenAPI document.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Context, ServiceSchema } from "moleculer";
+import ApiGateway, { type ApiSettingsSchema } from "moleculer-web";
+import { bearerFrom, verifyToken, type AuthUser } from "../lib/auth";
+import { UnauthorizedError } from "../lib/errors";
+import { assertSafeJson } from "../lib/json-guard";
+import { prometheusText } from "../lib/metrics";
+import { buildOpenApi } from "../lib/openapi";
+import { runtimeOf } from "../lib/runtime";
+import { TokenCache } from "./api/token-cache";
+import { toHttpError } from "./api/errors";
+
+type Req = IncomingMessage & { body?: unknown; $ctx?: Context };
+type Res = ServerResponse;
+
+function sendJson(res: Res, status: number, body: unknown, headers: Record<string, string> = {}) {
+  res.writeHead(status, { "Content-Type": "application/json; charset=utf-8", ...headers });
+  res.end(JSON.stringify(body));
+}
+
+const ApiService: ServiceSchema<ApiSettingsSchema> = {
+  name: "api",
+  mixins: [ApiGateway],
+
+  settings: {
+    // Filled from the runtime config in created().
+    port: 3000,
+    ip: "0.0.0.0",
+    log4XXResponses: false,
+    logRequest: null,
+    logResponse: null,
+    routes: [
+      {
+        path: "/",
+        authentication: false,
+        mappingPolicy: "restrict",
+        bodyParsers: false,
+        aliases: {
+          "GET /health/live"(this: { broker: Context["broker"] }, _req: Req, res: Res) {
+            sendJson(res, 200, { status: "ok", nodeID: this.broker.nodeID });
+          },
+          async "GET /health/ready"(this: { readiness(): Promise<Record<string, string>> }, _req: Req, res: Res) {
+            const checks = await this.readiness();
+            const ok = Object.values(checks).every((c) => c === "ok");
+            sendJson(res, ok ? 200 : 503, { status: ok ? "ok" : "unavailable", checks });
+          },
+          "GET /metrics"(this: { broker: Context["broker"] }, _req: Req, res: Res) {
+            res.writeHead(200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" });
+            res.end(prometheusText(this.broker) ?? "");
+          },
+          "GET /api/openapi.json"(this: { broker: Context["broker"] }, _req: Req, res: Res) {
+            sendJson(res, 200, buildOpenApi(this.broker));
+          },
+        },
+      },
+      {
+        path: "/api",
+        authentication: true,
+        autoAliases: true,
+        mappingPolicy: "restrict",
+        mergeParams: true,
+        bodyParsers: { json: { strict: false, limit: "1mb" } },
+        use: [
+          function guardBody(req: Req, _res: Res, next: (err?: unknown) => void) {
+            try {
+              assertSafeJson(req.body);
+              next();
+            } catch (err) {
+              next(err);
+            }
+          },
+        ],
+      },
+    ],
+    onError(this: { logger: Context["broker"]["logger"] }, req: Req, res: Res, err: unknown) {
+      const http = toHttpError(err);
+      if (http.status >= 500) this.logger.error(`${req.method} ${req.url} failed`, err);
+      const headers: Record<string, string> = {};
+      if (http.retryAfter !== undefined) headers["Retry-After"] = String(http.retryAfter);
+      const requestId = req.$ctx?.requestID;
+      if (requestId) headers["X-Request-Id"] = requestId;
+      sendJson(res, http.status, { error: http.body }, headers);
+    },
+  },
+
+  actions: {
+    // The gateway's own entry action authenticates per route itself; the alias listing stays internal.
+    rest: { permission: false },
+    listAliases: { permission: false, visibility: "protected", rest: null },
+  },
+
+  methods: {
+    async authenticate(ctx: Context, _route: unknown, req: Req): Promise<AuthUser> {
+      const token = bearerFrom(req.headers.authorization);
+      if (!token) throw new UnauthorizedError();
+      const cached = this.tokens.get(token);
+      if (cached) return cached;
+      const user = await verifyToken(runtimeOf(this.broker).jwtSecret(), token);
+      this.tokens.set(token, user);
+      return user;
+    },
+
+    /** Database and transporter reachability, each "ok" or the reason it is not. */
+    async readiness(): Promise<Record<string, string>> {
+      const checks: Record<string, string> = {};
+      const runtime = runtimeOf(this.broker);
+      // A gateway-only node of a distributed deployment has no database of its own to check.
+      const hasDatabase = Boolean(runtime.config.databaseUrl) || !runtime.config.natsUrl;
+      if (hasDatabase) try {
+        const database = await runtime.database();
+        await database.ping();
+        checks.database = "ok";
+      } catch (err) {
+        checks.database = (err as Error).message;
+      }
+      if (this.broker.transit) checks.transporter = this.broker.transit.connected ? "ok" : "disconnected";
+      return checks;
+    },
+  },
+
+  created() {
+    const { config } = runtimeOf(this.broker);
+    this.settings.port = config.port;
+    this.settings.ip = config.host;
+    const apiRoute = this.settings.routes!.find((r) => r.path === "/api")!;
+    (apiRoute.bodyParsers as { json: { limit: string } }).json.limit = config.bodyLimit;
+    this.tokens = new TokenCache();
+  },
+};
+
+export default ApiService;
