@@ -6,9 +6,9 @@ import os from "node:os";
 import type { BrokerOptions } from "moleculer";
 import { AccessMiddleware } from "./lib/access";
 import type { Config } from "./lib/config";
-import { loadConfig } from "./lib/config";
 import { isRetryable } from "./lib/errors";
 import { InProcessPrometheusReporter } from "./lib/metrics";
+import { ApiValidator } from "./lib/validator";
 
 export function brokerOptions(config: Config): BrokerOptions {
   return {
@@ -40,7 +40,7 @@ export function brokerOptions(config: Config): BrokerOptions {
     cacher: config.redisUrl
       ? { type: "Redis", options: { prefix: "mktg", ttl: 60, redis: { url: config.redisUrl } as never } }
       : { type: "Memory", options: { ttl: 60, clone: true } },
-    validator: true,
+    validator: new ApiValidator() as never,
     metrics: {
       enabled: true,
       // The REST gateway serves these at /metrics; no extra HTTP server per node.
@@ -52,5 +52,3 @@ export function brokerOptions(config: Config): BrokerOptions {
     contextParamsCloning: false,
   };
 }
-
-export default brokerOptions(loadConfig());

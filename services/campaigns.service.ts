@@ -46,7 +46,7 @@ const CampaignsService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
       async handler(ctx: Context<CampaignInput>) {
         const campaign = await this.store.create(requireUser(ctx), ctx.params);
         ctx.emit("campaigns.campaign.created", { campaign });
-        (ctx.meta as { $statusCode?: number }).$statusCode = 201;
+        Object.assign(ctx.meta, { $statusCode: 201, $location: `/api/campaigns/${campaign.id}` });
         return campaign;
       },
     },

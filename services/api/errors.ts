@@ -7,7 +7,7 @@ export interface HttpError {
   retryAfter?: number;
 }
 
-/** body-parser's own errors (they carry `status` and `type`). */
+/** body-parser's errors, by their `type` (moleculer-web wraps them but keeps the type). */
 const BODY_ERRORS: Record<string, { status: number; type: string; message: string }> = {
   "entity.too.large": { status: 413, type: "PAYLOAD_TOO_LARGE", message: "The request body is larger than allowed" },
   "entity.parse.failed": { status: 400, type: "MALFORMED_JSON", message: "The request body is not valid JSON" },
@@ -20,7 +20,7 @@ const BODY_ERRORS: Record<string, { status: number; type: string; message: strin
 export function toHttpError(err: unknown): HttpError {
   const e = err as { type?: string; status?: number; code?: unknown; message?: string; data?: unknown; limit?: number };
   const bodyError = e?.type ? BODY_ERRORS[e.type] : undefined;
-  if (bodyError && typeof e.status === "number") {
+  if (bodyError) {
     return {
       status: bodyError.status,
       body: { type: bodyError.type, code: bodyError.status, message: bodyError.message, data: e.limit ? { limit: e.limit } : undefined },

@@ -1,0 +1,43 @@
+/**
+ * Moleculer's fastest-validator with error details clients can act on: an unknown field (strict objects)
+ * is reported under its own name rather than its parent's, so `data[].field` always points at the culprit.
+ */
+import { Validators } from "moleculer";
+
+type Problem = { type: string; field?: string; actual?: unknown; message?: string };
+type Checker = ((params: unknown, opts?: unknown) => true | Problem[] | Promise<true | Problem[]>) & { async?: boolean };
+
+const MESSAGES = {
+  enumValue: "The '{field}' field must be one of: {expected}.",
+  objectStrict: "The '{field}' field is not allowed.",
+  date: "The '{field}' field must be an ISO 8601 date.",
+};
+
+function pointAtUnknownFields(result: true | Problem[]): true | Problem[] {
+  if (result === true) return result;
+  return result.flatMap((p) => {
+    if (p.type !== "objectStrict" || typeof p.actual !== "string") return [p];
+    return p.actual.split(", ").map((key) => {
+      const field = p.field ? `${p.field}.${key}` : key;
+      return { ...p, field, actual: key, message: MESSAGES.objectStrict.replace("{field}", field) };
+    });
+  });
+}
+
+const Fastest = Validators.Fastest as unknown as new (opts: object) => { compile(schema: object): Checker };
+
+export class ApiValidator extends Fastest {
+  constructor() {
+    super({ useNewCustomCheckerFunction: true, messages: MESSAGES });
+  }
+
+  compile(schema: object): Checker {
+    const check = super.compile(schema);
+    const wrapped: Checker = (params, opts) => {
+      const result = check(params, opts);
+      return result instanceof Promise ? result.then(pointAtUnknownFields) : pointAtUnknownFields(result);
+    };
+    wrapped.async = check.async;
+    return wrapped;
+  }
+}
