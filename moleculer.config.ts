@@ -6,13 +6,13 @@ import os from "node:os";
 import type { BrokerOptions } from "moleculer";
 import { AccessMiddleware } from "./lib/access";
 import type { Config } from "./lib/config";
-import { isRetryable } from "./lib/errors";
+import { ErrorRegenerator, isRetryable } from "./lib/errors";
 import { InProcessPrometheusReporter } from "./lib/metrics";
 import { ApiValidator } from "./lib/validator";
 
 export function brokerOptions(config: Config): BrokerOptions {
   return {
-    namespace: process.env.NAMESPACE ?? "marketing",
+    namespace: config.namespace,
     nodeID: config.nodeId ?? `${os.hostname()}-${process.pid}`,
     transporter: config.natsUrl ? { type: "NATS", options: { url: config.natsUrl, maxReconnectAttempts: -1 } } : undefined,
     serializer: "JSON",
@@ -41,6 +41,7 @@ export function brokerOptions(config: Config): BrokerOptions {
       ? { type: "Redis", options: { prefix: "mktg", ttl: 60, redis: { url: config.redisUrl } as never } }
       : { type: "Memory", options: { ttl: 60, clone: true } },
     validator: new ApiValidator() as never,
+    errorRegenerator: new ErrorRegenerator(),
     metrics: {
       enabled: true,
       // The REST gateway serves these at /metrics; no extra HTTP server per node.

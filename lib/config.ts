@@ -24,6 +24,8 @@ export interface Config {
   /** Services hosted by this process; empty → all of them. */
   services: string[];
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
+  /** Moleculer namespace: nodes only see nodes of the same namespace on one NATS. */
+  namespace: string;
   /** Moleculer node id (defaults to hostname-pid). */
   nodeId?: string;
   /** Request timeout of a broker call, in ms (also the REST/gRPC default deadline). */
@@ -69,6 +71,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       jwtSecret: str("JWT_SECRET"),
       services: (str("SERVICES") ?? "").split(",").map((s) => s.trim()).filter(Boolean),
       logLevel,
+      namespace: str("NAMESPACE") ?? "marketing",
       nodeId: str("NODE_ID"),
       requestTimeout: int("REQUEST_TIMEOUT_MS", 10_000),
       bodyLimit: str("BODY_LIMIT") ?? "1mb",

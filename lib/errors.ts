@@ -71,3 +71,30 @@ export function fromDatabaseError(err: unknown): unknown {
   }
   return err;
 }
+
+const CUSTOM_ERRORS: Record<string, { prototype: Error }> = {
+  UnprocessableError,
+  NotFoundError,
+  ConflictError,
+  UnauthorizedError,
+  ForbiddenError,
+  TooManyRequestsError,
+  ServiceUnavailableError,
+};
+
+/**
+ * Rebuilds our error classes when they arrive from another node, so a remote 404 stays a NotFoundError
+ * (Moleculer's default regenerator only knows its own classes and would hand back a bare Error).
+ */
+export class ErrorRegenerator extends Errors.Regenerator {
+  restoreCustomError(plain: Errors.PlainMoleculerError): Error {
+    const Class = CUSTOM_ERRORS[plain.name];
+    // Moleculer's own classes are restored by the base class when this returns nothing.
+    if (!Class) return undefined as unknown as Error;
+    const err = Object.create(Class.prototype) as Errors.MoleculerError;
+    Object.defineProperty(err, "name", { value: plain.name, configurable: true, writable: true });
+    Object.assign(err, { message: plain.message, code: plain.code, type: plain.type, data: plain.data, retryable: plain.retryable });
+    if (plain.stack) err.stack = plain.stack;
+    return err;
+  }
+}

@@ -93,6 +93,16 @@ const ApiService: ServiceSchema<ApiSettingsSchema> = {
     listAliases: { permission: false, visibility: "protected", rest: null },
   },
 
+  events: {
+    // moleculer-web rebuilds auto-aliases 500 ms after a service appears; rebuild at once as well, so a
+    // route that exists is never answered with 404 just because its service started a moment ago.
+    "$services.changed"() {
+      for (const route of this.routes as Array<{ opts: { autoAliases?: boolean } }>) {
+        if (route.opts.autoAliases) this.regenerateAutoAliases(route);
+      }
+    },
+  },
+
   methods: {
     async authenticate(ctx: Context, _route: unknown, req: Req): Promise<AuthUser> {
       const token = bearerFrom(req.headers.authorization);
@@ -130,6 +140,7 @@ const ApiService: ServiceSchema<ApiSettingsSchema> = {
     (apiRoute.bodyParsers as { json: { limit: string } }).json.limit = config.bodyLimit;
     this.tokens = new TokenCache();
   },
+
 };
 
 export default ApiService;

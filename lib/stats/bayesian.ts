@@ -14,9 +14,10 @@
  *     are visited instead of all c.
  *  2. By symmetry the same probability is a sum over whichever of α₁, β₁, α₂, β₂ is smallest
  *     ("the smaller side"), which keeps the truncation range and the work minimal.
- * Each log-beta is accurate to ~ε·|ln B| (ε = 2.2e-16), and at the mode |ln B| grows like
- * x·ln(n/x), so the exact path's rounding error is ≈ ε·Σ|ln B| (an estimate we compute):
- * ~1e-15 at n = 1e3, ~1e-9 or better at n = 1e8 (measured), but 1e-6 by n ≈ 1e11.
+ * The only term computed from special functions is ln T(mode); it is a difference of
+ * quantities of size up to ~x·ln(n/x), so its rounding error is ≈ ε·(those sizes) with
+ * ε = 2.2e-16. We evaluate it in the cheaper-to-round of two equal forms (see
+ * logTermWithError) and keep that error estimate to decide between the two methods.
  *
  * Fallback (very large counts): the normal approximation of the Beta posteriors, using the
  * exact Beta means and variances, plus the first Edgeworth (skewness) term. The plain normal
@@ -24,9 +25,12 @@
  * (still ~1e-6 at min(α, β) = 1e10); the skewness term removes that, leaving an O(1/min(α, β))
  * error that we bound by 0.1/min(α, β) (measured ≤ 0.05/min against 50-digit references).
  * The fallback is used when that bound is smaller than the exact path's rounding estimate,
- * or when the exact sum would visit more than MAX_EXACT_TERMS terms. For balanced arms this
- * switches around n ≈ 1e8 (p = 0.5) to 1e9 (p = 0.01); either way the result is well within
- * 1e-6 (in practice ~1e-9) for any experiment with fewer than ~1e10 users per arm.
+ * or when the exact sum would visit more than MAX_EXACT_TERMS terms. For balanced arms it
+ * takes over around n ≈ 1e8 (p = 0.5) to 1e9 (p = 0.01).
+ *
+ * Measured against 50-digit references on 4500 random experiments (seeded stress runs):
+ * max error 2e-12 for n ≤ 1e4 (mathjs lgamma's own error at small arguments), 1e-8 for
+ * n ≤ 1e8 (typically < 1e-9) and 5e-8 for n ≤ 1e10: comfortably inside the 1e-6 target.
  */
 import { logBeta, logGammaRatio, logGammaRatioScale, normalCdf, normalPdf } from "./distributions";
 import { assertTwoArmCounts, TwoArmCounts } from "./validation";
@@ -90,8 +94,9 @@ function termRatio({ a, b, d }: EvanMillerSum, i: number): number {
  */
 function logTermWithError({ a, b, d }: EvanMillerSum, i: number): { value: number; roundingError: number } {
   const successTerm = logBeta(1 + i, d);
-  const viaLogBeta = { value: logBeta(a + i, b + d) - logBeta(a, b), scale: 0 };
-  viaLogBeta.scale = Math.abs(logBeta(a + i, b + d)) + Math.abs(logBeta(a, b));
+  const shifted = logBeta(a + i, b + d);
+  const base = logBeta(a, b);
+  const viaLogBeta = { value: shifted - base, scale: Math.abs(shifted) + Math.abs(base) };
   const viaRatios = {
     value: logGammaRatio(a, i) + logGammaRatio(b, d) - logGammaRatio(a + b, i + d),
     scale: logGammaRatioScale(a, i) + logGammaRatioScale(b, d) + logGammaRatioScale(a + b, i + d),
