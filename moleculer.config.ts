@@ -39,7 +39,7 @@ export function brokerOptions(config: Config): BrokerOptions {
     },
     cacher: config.redisUrl
       ? { type: "Redis", options: { prefix: "mktg", ttl: 60, redis: { url: config.redisUrl } as never } }
-      : { type: "Memory", options: { ttl: 60, clone: true } },
+      : { type: "Memory", options: { ttl: 60, clone: false } },
     validator: new ApiValidator() as never,
     errorRegenerator: new ErrorRegenerator(),
     metrics: {

@@ -21,7 +21,7 @@ async function main() {
     runtime.jwtSecret();
     lines.push(`dev JWT secret generated in ${config.dataDir}/dev-jwt-secret; get a token with: npm run token -- --user <id>`);
   }
-  for (const line of lines) console.log(line);
+  console.log(lines.join("\n"));
 }
 
 main().catch((err) => {

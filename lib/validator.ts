@@ -1,6 +1,9 @@
 /**
- * Moleculer's fastest-validator with error details clients can act on: an unknown field (strict objects)
- * is reported under its own name rather than its parent's, so `data[].field` always points at the culprit.
+ * Moleculer's fastest-validator with two changes:
+ * - `null` is a value: it passes only where a rule says `nullable: true` (fastest-validator's default lets
+ *   `null` through every `optional` field, which would reach NOT NULL columns as a 500);
+ * - an unknown field (strict objects) is reported under its own name rather than its parent's, so
+ *   `data[].field` always points at the culprit.
  */
 import { Validators } from "moleculer";
 
@@ -11,7 +14,18 @@ const MESSAGES = {
   enumValue: "The '{field}' field must be one of: {expected}.",
   objectStrict: "The '{field}' field is not allowed.",
   date: "The '{field}' field must be an ISO 8601 date.",
+  required: "The '{field}' field is required (and may not be null).",
 };
+
+/** Marks every optional rule that does not say `nullable` as not nullable, at any depth. */
+function nullIsNotAbsent(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(nullIsNotAbsent);
+  if (!schema || typeof schema !== "object") return schema;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(schema)) out[key] = nullIsNotAbsent(value);
+  if (out.optional === true && out.nullable === undefined && typeof out.type === "string") out.nullable = false;
+  return out;
+}
 
 function pointAtUnknownFields(result: true | Problem[]): true | Problem[] {
   if (result === true) return result;
@@ -28,11 +42,11 @@ const Fastest = Validators.Fastest as unknown as new (opts: object) => { compile
 
 export class ApiValidator extends Fastest {
   constructor() {
-    super({ useNewCustomCheckerFunction: true, messages: MESSAGES });
+    super({ useNewCustomCheckerFunction: true, considerNullAsAValue: true, messages: MESSAGES });
   }
 
   compile(schema: object): Checker {
-    const check = super.compile(schema);
+    const check = super.compile(nullIsNotAbsent(schema) as object);
     const wrapped: Checker = (params, opts) => {
       const result = check(params, opts);
       return result instanceof Promise ? result.then(pointAtUnknownFields) : pointAtUnknownFields(result);

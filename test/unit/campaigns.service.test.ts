@@ -87,6 +87,7 @@ describe("validation", () => {
     ["string budget", { name: "x", type: "ppv", budget: "lots" }, "budget"],
     ["bad date", { name: "x", type: "ppv", scheduledFor: "tomorrow-ish" }, "scheduledFor"],
     ["unknown field", { name: "x", type: "ppv", status: "active" }, "status"],
+    ["null for a non-nullable field", { name: "x", type: "ppv", platforms: null }, "platforms"],
   ])("rejects %s with 422 naming the field", async (_label, params, field) => {
     const err: any = await broker.call("campaigns.create", params, as("val")).catch((e) => e);
     expect(err).toBeInstanceOf(Errors.ValidationError);
