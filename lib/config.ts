@@ -36,6 +36,12 @@ export interface Config {
   dbPoolSize: number;
   /** How often Agenda looks for due jobs. */
   jobsProcessEvery: string;
+  /** Two scheduled campaigns of one owner on one platform closer than this are a conflict. */
+  scheduleConflictWindowMinutes: number;
+  /** Launches one owner may start per minute (REST/gRPC); more → 429. */
+  launchesPerMinute: number;
+  /** HMAC key for fan ids in analytics; unset → derived from the JWT secret. */
+  analyticsFanKey?: string;
 }
 
 function int(name: string, fallback: number): number {
@@ -77,6 +83,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       bodyLimit: str("BODY_LIMIT") ?? "1mb",
       dbPoolSize: int("DB_POOL_SIZE", 10),
       jobsProcessEvery: str("JOBS_PROCESS_EVERY") ?? "1 second",
+      scheduleConflictWindowMinutes: int("SCHEDULE_CONFLICT_WINDOW_MINUTES", 30),
+      launchesPerMinute: int("LAUNCHES_PER_MINUTE", 10),
+      analyticsFanKey: str("ANALYTICS_FAN_KEY"),
       ...overrides,
     };
   } finally {

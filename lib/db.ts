@@ -1,9 +1,7 @@
 /**
  * Database access for every service: Drizzle over a node-postgres pool (DATABASE_URL) or over an
- * in-process PGlite (embedded mode), with the committed migrations applied at open. `pool` is a
- * node-postgres pool in both modes (PGlite's own `pg` adapter in embedded mode) for Agenda.
- * Drizzle's node-postgres driver cannot sit on PGlite's adapter (it passes custom type parsers the adapter
- * rejects), so stores get Drizzle's PGlite driver there; both are the same `PgDatabase` API.
+ * in-process PGlite (embedded mode), with the committed migrations applied at open. `pool` is what Agenda
+ * uses: the node-postgres pool, or in embedded mode a small Pool-shaped facade over PGlite.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -13,7 +11,6 @@ import { drizzle } from "drizzle-orm/node-postgres";
 import { migrate } from "drizzle-orm/node-postgres/migrator";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { PGlite } from "@electric-sql/pglite";
-import { createPgConfig } from "@electric-sql/pglite/node-postgres";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 
@@ -89,8 +86,7 @@ async function openPglite(dataDir: string): Promise<Database> {
     pglite = await PGlite.create(path.join(dataDir, "pgdata"));
     const db = drizzlePglite(pglite);
     await migratePglite(db, { migrationsFolder: MIGRATIONS_FOLDER });
-    // PGlite is one session: one adapter connection, so Agenda's statements queue instead of interleaving.
-    const pool = new Pool({ ...createPgConfig(pglite), max: 1 } as never);
+    const pool = pglitePool(pglite);
     const instance = pglite;
     return wrap("pglite", db as unknown as Db, pool, async () => {
       await pool.end();
@@ -102,6 +98,34 @@ async function openPglite(dataDir: string): Promise<Database> {
     releaseLock();
     throw err;
   }
+}
+
+/**
+ * The slice of node-postgres' Pool that Agenda's backend uses, answered by PGlite's own `query`/`exec`.
+ * PGlite's `pg` adapter is not used: it speaks the wire protocol in several calls per statement, and
+ * Drizzle's queries on the same PGlite slipped in between them under load ("unexpected parseComplete").
+ * `query`/`exec` hold PGlite's lock for a whole statement, so everyone shares the one session safely.
+ */
+function pglitePool(pglite: PGlite): Pool {
+  const run = async (text: string, params?: unknown[]) => {
+    if (params?.length) {
+      const r = await pglite.query(text, params);
+      return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+    }
+    // Without parameters a text may hold several statements (Agenda's schema set-up does).
+    const results = await pglite.exec(text);
+    const last = results[results.length - 1];
+    return { rows: last?.rows ?? [], rowCount: last?.affectedRows ?? last?.rows.length ?? 0 };
+  };
+  const client = { query: run, release() {} };
+  return {
+    query: run,
+    connect: async () => client,
+    end: async () => undefined,
+    on() {
+      return this;
+    },
+  } as unknown as Pool;
 }
 
 function wrap(kind: Database["kind"], db: Db, pool: Pool, close: () => Promise<void>): Database {

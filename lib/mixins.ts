@@ -1,5 +1,6 @@
 /** Mixins shared by domain services. Each is a factory returning a partial schema. */
-import type { Context, ServiceSchema } from "moleculer";
+import type { Agenda, Job } from "agenda";
+import type { Context, Service, ServiceSchema } from "moleculer";
 import type { Db } from "./db";
 import { fromDatabaseError } from "./errors";
 import { runtimeOf } from "./runtime";
@@ -42,6 +43,27 @@ export function CacheCleanerMixin(serviceName: string): Partial<ServiceSchema> {
       cleanCache(this: { broker: Context["broker"] }, id?: string) {
         return this.broker.broadcast(`cache.clean.${serviceName}`, { id });
       },
+    },
+  };
+}
+
+export type JobHandler = (this: Service, job: Job) => Promise<void>;
+
+/**
+ * Durable jobs of a service (Agenda on the service database). Handlers are defined when the service
+ * starts, then the process's Agenda starts processing. A handler may run twice (after a crash, or when a
+ * lock expires): it must be idempotent. The service gets `this.agenda` to schedule with.
+ */
+export function JobsMixin(jobs: Record<string, JobHandler>, options: { concurrency?: number } = {}): Partial<ServiceSchema> {
+  return {
+    async started() {
+      const runtime = runtimeOf(this.broker);
+      const agenda = await runtime.agenda();
+      for (const [name, handler] of Object.entries(jobs)) {
+        agenda.define(name, (job: Job) => handler.call(this, job), { concurrency: options.concurrency ?? 5 });
+      }
+      (this as unknown as { agenda: Agenda }).agenda = agenda;
+      await runtime.startJobs();
     },
   };
 }

@@ -7,7 +7,7 @@ import type { Agenda } from "agenda";
 import { resolveJwtSecret } from "./auth";
 import type { Config } from "./config";
 import { openDatabase, type Database } from "./db";
-import { createAgenda } from "./jobs";
+import { createAgenda, stopAgenda } from "./jobs";
 
 export interface Runtime {
   config: Config;
@@ -46,11 +46,7 @@ export function attachRuntime(broker: ServiceBroker, config: Config): Runtime {
       return secret;
     },
     async close() {
-      if (jobsStarted) {
-        const a = await agenda!;
-        // Let running handlers finish (they are idempotent, but finishing avoids a re-run after restart).
-        await a.drain({ timeout: 5_000, closeConnection: false }).catch(() => a.stop(false));
-      }
+      if (jobsStarted) await stopAgenda(await agenda!, 5_000);
       if (database) await (await database).close();
       agenda = undefined;
       database = undefined;

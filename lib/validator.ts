@@ -20,7 +20,8 @@ const MESSAGES = {
 /** Marks every optional rule that does not say `nullable` as not nullable, at any depth. */
 function nullIsNotAbsent(schema: unknown): unknown {
   if (Array.isArray(schema)) return schema.map(nullIsNotAbsent);
-  if (!schema || typeof schema !== "object") return schema;
+  // Only plain objects are rules; RegExp patterns, functions and the like pass through untouched.
+  if (!schema || typeof schema !== "object" || Object.getPrototypeOf(schema) !== Object.prototype) return schema;
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(schema)) out[key] = nullIsNotAbsent(value);
   if (out.optional === true && out.nullable === undefined && typeof out.type === "string") out.nullable = false;

@@ -11,7 +11,7 @@ import { assertSafeJson } from "../lib/json-guard";
 import { prometheusText } from "../lib/metrics";
 import { buildOpenApi } from "../lib/openapi";
 import { runtimeOf } from "../lib/runtime";
-import { TokenCache } from "./api/token-cache";
+import { TokenCache } from "../lib/token-cache";
 import { toHttpError } from "./api/errors";
 
 type Req = IncomingMessage & { body?: unknown; $ctx?: Context };

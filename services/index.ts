@@ -1,11 +1,22 @@
-/** Every service this backend has, by name; `SERVICES` picks a subset for a process. */
+/**
+ * Every service this backend has, by name; `SERVICES` picks a subset for a process. Each schema is typed
+ * with its own settings/methods, hence the casts to the common type.
+ */
 import type { ServiceSchema } from "moleculer";
+import ABTestsService from "./abtests.service";
+import AnalyticsService from "./analytics.service";
 import ApiService from "./api.service";
 import CampaignsService from "./campaigns.service";
 import GrpcService from "./grpc.service";
+import PublisherService from "./publisher.service";
+import SegmentationService from "./segmentation.service";
 
 export const SERVICE_SCHEMAS: Record<string, ServiceSchema> = {
-  campaigns: CampaignsService as ServiceSchema,
+  campaigns: CampaignsService as unknown as ServiceSchema,
+  abtests: ABTestsService as unknown as ServiceSchema,
+  analytics: AnalyticsService as unknown as ServiceSchema,
+  publisher: PublisherService as unknown as ServiceSchema,
+  segmentation: SegmentationService as unknown as ServiceSchema,
   api: ApiService,
   grpc: GrpcService,
 };

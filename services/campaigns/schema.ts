@@ -1,6 +1,6 @@
 /** Tables owned by the campaigns service. Only `services/campaigns/store.ts` queries them. */
 import { sql } from "drizzle-orm";
-import { boolean, doublePrecision, index, jsonb, pgTable, text, timestamp } from "drizzle-orm/pg-core";
+import { boolean, doublePrecision, index, integer, jsonb, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
 
 export const CAMPAIGN_TYPES = ["ppv", "subscription", "promotion", "engagement", "retention"] as const;
 export const CAMPAIGN_STATUSES = ["draft", "scheduled", "active", "paused", "completed", "cancelled"] as const;
@@ -27,6 +27,10 @@ export const campaigns = pgTable(
     scheduledFor: timestamp("scheduled_for", { withTimezone: true, mode: "date" }),
     startedAt: timestamp("started_at", { withTimezone: true, mode: "date" }),
     completedAt: timestamp("completed_at", { withTimezone: true, mode: "date" }),
+    pausedAt: timestamp("paused_at", { withTimezone: true, mode: "date" }),
+    cancelledAt: timestamp("cancelled_at", { withTimezone: true, mode: "date" }),
+    /** Why the campaign is in its state when the system put it there (e.g. `budget_exhausted`). */
+    statusReason: text("status_reason"),
     budget: doublePrecision("budget"),
     spent: doublePrecision("spent").notNull().default(0),
     goals: jsonb("goals").$type<Record<string, number>>().notNull().default({}),
@@ -47,3 +51,61 @@ export const campaigns = pgTable(
 
 export type CampaignRow = typeof campaigns.$inferSelect;
 export type NewCampaignRow = typeof campaigns.$inferInsert;
+
+export const TEMPLATE_NICHES = ["fitness", "gaming", "adult", "fashion", "general"] as const;
+export type TemplateNiche = (typeof TEMPLATE_NICHES)[number];
+
+/** Defaults a template applies to the campaigns made from it. */
+export interface TemplateSettings {
+  goals?: Record<string, number>;
+  estimatedROI?: number;
+  platforms?: Platform[];
+  budget?: number;
+}
+
+/** System templates have no owner and are visible to everyone; saved templates belong to their owner. */
+export const campaignTemplates = pgTable(
+  "campaign_templates",
+  {
+    id: text("id").primaryKey(),
+    ownerId: text("owner_id"),
+    teamId: text("team_id"),
+    name: text("name").notNull(),
+    description: text("description"),
+    niche: text("niche").$type<TemplateNiche>().notNull(),
+    type: text("type").$type<CampaignType>().notNull(),
+    content: jsonb("content").$type<Record<string, unknown>>().notNull(),
+    defaultSettings: jsonb("default_settings").$type<TemplateSettings>().notNull().default({}),
+    usageCount: integer("usage_count").notNull().default(0),
+    avgPerformance: doublePrecision("avg_performance"),
+    performanceSamples: integer("performance_samples").notNull().default(0),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  },
+  (t) => [index("campaign_templates_niche_type_idx").on(t.niche, t.type), index("campaign_templates_owner_idx").on(t.ownerId)],
+);
+
+/** Spend already applied, by event id: a replayed spend event changes nothing. */
+export const campaignSpendEvents = pgTable(
+  "campaign_spend_events",
+  {
+    campaignId: text("campaign_id").notNull(),
+    eventId: text("event_id").notNull(),
+    amount: doublePrecision("amount").notNull(),
+    recordedAt: timestamp("recorded_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.campaignId, t.eventId] })],
+);
+
+/** Launches per owner per minute window, shared by every node (launch throttling). */
+export const launchWindows = pgTable(
+  "campaign_launch_windows",
+  {
+    ownerId: text("owner_id").notNull(),
+    windowStart: timestamp("window_start", { withTimezone: true, mode: "date" }).notNull(),
+    launches: integer("launches").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.ownerId, t.windowStart] })],
+);
+
+export type TemplateRow = typeof campaignTemplates.$inferSelect;

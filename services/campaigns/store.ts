@@ -1,28 +1,41 @@
-/** Every query on the campaigns tables. Callers pass the acting user; rows outside their reach do not exist. */
+/**
+ * Every query on the campaigns tables. Callers pass the acting user (rows outside their reach do not
+ * exist) or `SYSTEM` for jobs and bus events, which act on behalf of the row's owner.
+ */
 import crypto from "node:crypto";
-import { and, arrayContains, asc, desc, eq, gte, ilike, inArray, lte, type SQL } from "drizzle-orm";
+import { and, arrayContains, arrayOverlaps, asc, between, desc, eq, gte, ilike, inArray, isNull, lt, lte, ne, or, sql, type SQL } from "drizzle-orm";
 import { ownership, visibleTo } from "../../lib/access";
 import type { AuthUser } from "../../lib/auth";
 import type { Db } from "../../lib/db";
 import { afterCursor, decodeCursor, likePattern, toPage, type Page, type PageRequest } from "../../lib/pagination";
-import { campaigns, type CampaignRow, type CampaignStatus, type CampaignType, type NewCampaignRow, type Platform } from "./schema";
+import { TRANSITIONS, illegalTransition, type LifecycleAction } from "./lifecycle";
+import {
+  campaignSpendEvents,
+  campaignTemplates,
+  campaigns,
+  launchWindows,
+  type CampaignRow,
+  type CampaignStatus,
+  type CampaignType,
+  type NewCampaignRow,
+  type Platform,
+  type TemplateNiche,
+  type TemplateRow,
+} from "./schema";
+import type { SystemTemplate } from "./templates";
 
 export type Campaign = CampaignRow;
+export type Template = TemplateRow;
+
+/** Jobs and bus events act as the system: no visibility filter, the row's owner is the actor. */
+export const SYSTEM = "system" as const;
+export type Actor = AuthUser | typeof SYSTEM;
 
 export type CampaignInput = Pick<NewCampaignRow, "name" | "type"> &
   Partial<
     Pick<
       NewCampaignRow,
-      | "description"
-      | "platforms"
-      | "segmentIds"
-      | "content"
-      | "mediaUrls"
-      | "scheduledFor"
-      | "budget"
-      | "goals"
-      | "isABTest"
-      | "templateId"
+      "description" | "platforms" | "segmentIds" | "content" | "mediaUrls" | "budget" | "goals" | "isABTest" | "abTestId" | "templateId"
     >
   >;
 
@@ -47,21 +60,42 @@ const SORT_COLUMNS = {
   spent: campaigns.spent,
 } as const;
 
+export interface SpendResult {
+  campaign: Campaign;
+  /** False when the event id was seen before and nothing changed. */
+  applied: boolean;
+  /** True for exactly one of any number of concurrent spends: the one that paused the campaign. */
+  pausedForBudget: boolean;
+  /** True for exactly one spend: the one that took `spent` past 110 % of the budget. */
+  crossedOverspend: boolean;
+}
+
+export interface ScheduleConflict {
+  id: string;
+  name: string;
+  scheduledFor: Date;
+  platforms: Platform[];
+}
+
 export class CampaignStore {
   constructor(private readonly db: Db) {}
 
-  async create(user: AuthUser, input: CampaignInput): Promise<Campaign> {
+  private byId(actor: Actor, id: string): SQL {
+    return actor === SYSTEM ? eq(campaigns.id, id) : and(eq(campaigns.id, id), visibleTo(actor, campaigns))!;
+  }
+
+  async create(user: AuthUser, input: CampaignInput, db: Db = this.db): Promise<Campaign> {
     // Timestamps come from JS (millisecond precision) so they round-trip exactly through cursors.
     const now = new Date();
-    const [row] = await this.db
+    const [row] = await db
       .insert(campaigns)
       .values({ ...input, id: crypto.randomUUID(), ...ownership(user), status: "draft", createdAt: now, updatedAt: now })
       .returning();
     return row;
   }
 
-  async get(user: AuthUser, id: string): Promise<Campaign | undefined> {
-    const [row] = await this.db.select().from(campaigns).where(and(eq(campaigns.id, id), visibleTo(user, campaigns)));
+  async get(actor: Actor, id: string): Promise<Campaign | undefined> {
+    const [row] = await this.db.select().from(campaigns).where(this.byId(actor, id));
     return row;
   }
 
@@ -69,16 +103,13 @@ export class CampaignStore {
     const [row] = await this.db
       .update(campaigns)
       .set({ ...patch, updatedAt: new Date() })
-      .where(and(eq(campaigns.id, id), visibleTo(user, campaigns)))
+      .where(this.byId(user, id))
       .returning();
     return row;
   }
 
   async remove(user: AuthUser, id: string): Promise<Campaign | undefined> {
-    const [row] = await this.db
-      .delete(campaigns)
-      .where(and(eq(campaigns.id, id), visibleTo(user, campaigns)))
-      .returning();
+    const [row] = await this.db.delete(campaigns).where(this.byId(user, id)).returning();
     return row;
   }
 
@@ -107,5 +138,165 @@ export class CampaignStore {
       const v = row[page.sort];
       return v instanceof Date ? v.toISOString() : (v as string | number);
     });
+  }
+
+  /**
+   * Applies a lifecycle action with a conditional UPDATE on its allowed source states (two racing
+   * requests cannot both win). Unknown/invisible id → undefined; wrong state → 409 naming the state.
+   */
+  async transition(actor: Actor, id: string, action: LifecycleAction, set: Partial<NewCampaignRow> = {}): Promise<Campaign | undefined> {
+    const { from, to } = TRANSITIONS[action];
+    const [row] = await this.db
+      .update(campaigns)
+      .set({ ...set, status: to, updatedAt: new Date() })
+      .where(and(this.byId(actor, id), inArray(campaigns.status, [...from])))
+      .returning();
+    if (row) return row;
+    const current = await this.get(actor, id);
+    if (!current) return undefined;
+    throw illegalTransition(action, current.status);
+  }
+
+  /** Other scheduled campaigns of the same owner sharing a platform within ±window of `at`. */
+  async scheduleConflicts(campaign: Campaign, at: Date, windowMs: number): Promise<ScheduleConflict[]> {
+    if (!campaign.platforms.length) return [];
+    const rows = await this.db
+      .select({ id: campaigns.id, name: campaigns.name, scheduledFor: campaigns.scheduledFor, platforms: campaigns.platforms })
+      .from(campaigns)
+      .where(
+        and(
+          eq(campaigns.ownerId, campaign.ownerId),
+          ne(campaigns.id, campaign.id),
+          eq(campaigns.status, "scheduled"),
+          between(campaigns.scheduledFor, new Date(at.getTime() - windowMs), new Date(at.getTime() + windowMs)),
+          arrayOverlaps(campaigns.platforms, campaign.platforms),
+        ),
+      )
+      .orderBy(asc(campaigns.scheduledFor));
+    return rows.map((r) => ({ ...r, scheduledFor: r.scheduledFor!, platforms: r.platforms.filter((p) => campaign.platforms.includes(p)) }));
+  }
+
+  /**
+   * Adds spend atomically (`spent = spent + amount`), once per event id, then pauses the campaign if the
+   * budget is exhausted — a conditional UPDATE, so exactly one of many concurrent spends pauses it.
+   */
+  async recordSpend(actor: Actor, id: string, amount: number, eventId?: string): Promise<SpendResult | undefined> {
+    return this.db.transaction(async (tx) => {
+      const [target] = await tx.select({ id: campaigns.id }).from(campaigns).where(this.byId(actor, id));
+      if (!target) return undefined;
+      if (eventId) {
+        const inserted = await tx.insert(campaignSpendEvents).values({ campaignId: id, eventId, amount }).onConflictDoNothing().returning();
+        if (!inserted.length) {
+          const [campaign] = await tx.select().from(campaigns).where(eq(campaigns.id, id));
+          return { campaign, applied: false, pausedForBudget: false, crossedOverspend: false };
+        }
+      }
+      const [updated] = await tx
+        .update(campaigns)
+        .set({ spent: sql`${campaigns.spent} + ${amount}`, updatedAt: new Date() })
+        .where(eq(campaigns.id, id))
+        .returning();
+      const previous = updated.spent - amount;
+      const budget = updated.budget;
+      const crossedOverspend = budget != null && previous <= budget * 1.1 && updated.spent > budget * 1.1;
+      const [paused] = await tx
+        .update(campaigns)
+        .set({ status: "paused", statusReason: "budget_exhausted", pausedAt: new Date(), updatedAt: new Date() })
+        .where(and(eq(campaigns.id, id), eq(campaigns.status, "active"), sql`${campaigns.budget} IS NOT NULL`, gte(campaigns.spent, campaigns.budget)))
+        .returning();
+      return { campaign: paused ?? updated, applied: true, pausedForBudget: Boolean(paused), crossedOverspend };
+    });
+  }
+
+  /**
+   * Counts a launch in the owner's current one-minute window (shared by every node) and returns the
+   * count including this one.
+   */
+  async countLaunch(ownerId: string, windowStart: Date): Promise<number> {
+    const [row] = await this.db
+      .insert(launchWindows)
+      .values({ ownerId, windowStart, launches: 1 })
+      .onConflictDoUpdate({ target: [launchWindows.ownerId, launchWindows.windowStart], set: { launches: sql`${launchWindows.launches} + 1` } })
+      .returning({ launches: launchWindows.launches });
+    return row.launches;
+  }
+
+  async forgetLaunchWindowsBefore(before: Date): Promise<void> {
+    await this.db.delete(launchWindows).where(lt(launchWindows.windowStart, before));
+  }
+
+  // ---- templates -------------------------------------------------------------------------------
+
+  /** Inserts the library, or refreshes its text; usage and performance figures are kept. */
+  async seedTemplates(library: readonly SystemTemplate[]): Promise<void> {
+    for (const t of library) {
+      await this.db
+        .insert(campaignTemplates)
+        .values({ ...t, ownerId: null, teamId: null })
+        .onConflictDoUpdate({
+          target: campaignTemplates.id,
+          set: { name: t.name, description: t.description, niche: t.niche, type: t.type, content: t.content, defaultSettings: t.defaultSettings },
+        });
+    }
+  }
+
+  private templateVisibleTo(user: AuthUser): SQL {
+    return or(isNull(campaignTemplates.ownerId), visibleTo(user, campaignTemplates))!;
+  }
+
+  async listTemplates(user: AuthUser, filters: { niche?: TemplateNiche; type?: CampaignType }): Promise<Template[]> {
+    const where: SQL[] = [this.templateVisibleTo(user)];
+    if (filters.niche) where.push(eq(campaignTemplates.niche, filters.niche));
+    if (filters.type) where.push(eq(campaignTemplates.type, filters.type));
+    return this.db
+      .select()
+      .from(campaignTemplates)
+      .where(and(...where))
+      .orderBy(asc(campaignTemplates.niche), asc(campaignTemplates.name));
+  }
+
+  async getTemplate(user: AuthUser, id: string): Promise<Template | undefined> {
+    const [row] = await this.db.select().from(campaignTemplates).where(and(eq(campaignTemplates.id, id), this.templateVisibleTo(user)));
+    return row;
+  }
+
+  /** Creates the campaign and counts the template's use in one transaction. */
+  async createFromTemplate(user: AuthUser, templateId: string, input: CampaignInput): Promise<Campaign> {
+    return this.db.transaction(async (tx) => {
+      const campaign = await this.create(user, { ...input, templateId }, tx as unknown as Db);
+      await tx
+        .update(campaignTemplates)
+        .set({ usageCount: sql`${campaignTemplates.usageCount} + 1` })
+        .where(eq(campaignTemplates.id, templateId));
+      return campaign;
+    });
+  }
+
+  async saveTemplate(user: AuthUser, from: Campaign, name: string, niche: TemplateNiche): Promise<Template> {
+    const [row] = await this.db
+      .insert(campaignTemplates)
+      .values({
+        id: crypto.randomUUID(),
+        ...ownership(user),
+        name,
+        description: from.description,
+        niche,
+        type: from.type,
+        content: from.content,
+        defaultSettings: { goals: from.goals, platforms: from.platforms, budget: from.budget ?? undefined },
+      })
+      .returning();
+    return row;
+  }
+
+  /** Folds one completed campaign's ROI into the template's running average. */
+  async recordTemplatePerformance(templateId: string, roi: number): Promise<void> {
+    await this.db
+      .update(campaignTemplates)
+      .set({
+        avgPerformance: sql`(COALESCE(${campaignTemplates.avgPerformance}, 0) * ${campaignTemplates.performanceSamples} + ${roi}) / (${campaignTemplates.performanceSamples} + 1)`,
+        performanceSamples: sql`${campaignTemplates.performanceSamples} + 1`,
+      })
+      .where(eq(campaignTemplates.id, templateId));
   }
 }

@@ -5,7 +5,7 @@
 import crypto from "node:crypto";
 import net from "node:net";
 import { Client } from "pg";
-import type { ServiceBroker } from "moleculer";
+import type { ServiceBroker, ServiceSchema } from "moleculer";
 import { signToken, type Role } from "../../lib/auth";
 import { createBroker } from "../../lib/broker";
 import { loadConfig, type Config } from "../../lib/config";
@@ -69,9 +69,13 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
   return loadConfig({}, { logLevel: "warn", jwtSecret: TEST_JWT_SECRET, host: "127.0.0.1", ...overrides });
 }
 
-/** A started broker hosting `services` on the given database (local transport unless natsUrl is set). */
-export async function startBroker(overrides: Partial<Config>): Promise<ServiceBroker> {
+/**
+ * A started broker hosting `services` on the given database (local transport unless natsUrl is set),
+ * plus `extra` test services that must be there before jobs start running.
+ */
+export async function startBroker(overrides: Partial<Config>, extra: ServiceSchema[] = []): Promise<ServiceBroker> {
   const broker = createBroker(testConfig(overrides), { logger: false });
+  for (const schema of extra) broker.createService(schema);
   await broker.start();
   return broker;
 }

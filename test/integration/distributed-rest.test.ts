@@ -52,12 +52,11 @@ describe("CRUD over HTTP", () => {
       type: "promotion",
       platforms: ["instagram", "tiktok"],
       content: { title: "New drop", cta: "Shop" },
-      scheduledFor: "2030-01-01T10:00:00.000Z",
       budget: 250,
     });
     expect(created.status).toBe(201);
     expect(created.headers.get("location")).toBe(`/api/campaigns/${created.body.id}`);
-    expect(created.body).toMatchObject({ name: "Launch week", status: "draft", scheduledFor: "2030-01-01T10:00:00.000Z", budget: 250 });
+    expect(created.body).toMatchObject({ name: "Launch week", status: "draft", scheduledFor: null, budget: 250 });
 
     const id = created.body.id;
     const got = await asA("GET", `/api/campaigns/${id}`);

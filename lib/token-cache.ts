@@ -2,7 +2,7 @@
  * Verified tokens, kept until they expire so a request does not pay an HMAC verification each time.
  * Bounded: the oldest entries go first when it is full.
  */
-import type { AuthUser } from "../../lib/auth";
+import type { AuthUser } from "./auth";
 
 export class TokenCache {
   private readonly entries = new Map<string, { user: AuthUser; expiresAt: number }>();

@@ -1,0 +1,52 @@
+/** The per-route hooks of the route table: only where a proto and an action truly differ in shape. */
+import { UnprocessableError, type FieldProblem } from "../../lib/errors";
+import type { Field } from "./codec";
+import type { ParamsHook, WatchSpec } from "./types";
+
+/**
+ * Update requests' `clear_fields`. proto3 cannot tell an empty list from "not given", and an optional
+ * field can be absent but not null, so the fields to reset are named instead (by proto name). Each gets
+ * its kind's empty value and the action's own validation decides whether that is allowed (resetting a
+ * required `name` to null is INVALID_ARGUMENT there).
+ */
+export function clearFields(listKey = "clearFields"): ParamsHook {
+  return (params, { codec, requestType }) => {
+    const { [listKey]: listed, ...rest } = params;
+    const fields = codec.fields(requestType);
+    const problems: FieldProblem[] = [];
+    ((listed ?? []) as string[]).forEach((name, i) => {
+      const field = fields.find((f) => f.protoName === name && f.key !== listKey);
+      const at = `${listKey}[${i}]`;
+      if (!field) problems.push({ field: at, type: "clearField", message: `The field '${name}' does not exist or cannot be cleared.` });
+      else if (field.key in rest) problems.push({ field: at, type: "clearField", message: `The field '${name}' is both set and cleared.` });
+      else rest[field.key] = emptyValue(field);
+    });
+    if (problems.length) throw new UnprocessableError("Parameters validation error!", problems);
+    return rest;
+  };
+}
+
+function emptyValue(field: Field): unknown {
+  if (field.repeated || field.typeName === "google.protobuf.ListValue") return [];
+  if (field.mapValue || field.typeName === "google.protobuf.Struct") return {};
+  return null;
+}
+
+const CAMPAIGN = "marketing.v1.Campaign";
+
+/** WatchCampaign: the campaign's `campaigns.campaign.updated` events, until `campaigns.campaign.deleted`. */
+export const campaignWatch: WatchSpec = {
+  events: ["campaigns.campaign.updated", "campaigns.campaign.deleted"],
+  first: (campaign) => ({ current: campaign }),
+  next({ name, payload }, params, { codec }) {
+    if (name === "campaigns.campaign.deleted") {
+      const { id } = payload as { id: string };
+      return id === params.id ? { message: { deleted: { id } }, last: true } : undefined;
+    }
+    const { campaign, changed = [] } = payload as { campaign: { id: string }; changed?: string[] };
+    if (campaign.id !== params.id) return undefined;
+    // Clients know the proto's field names (segment_ids), not the action's (segmentIds).
+    const protoNames = changed.map((key) => codec.protoFieldName(CAMPAIGN, key) ?? key);
+    return { message: { updated: { campaign, changed: protoNames } } };
+  },
+};
