@@ -3,7 +3,7 @@
  * durable scheduler, budget guard and duplication. Handlers stay thin: rules live in services/campaigns/.
  */
 import type { Job } from "agenda";
-import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { Errors, type Context, type ServiceSchema, type ServiceSettingSchema } from "moleculer";
 import { requireUser } from "../lib/access";
 import type { AuthUser } from "../lib/auth";
 import { ConflictError, NotFoundError, UnprocessableError } from "../lib/errors";
@@ -70,8 +70,15 @@ const jobs = {
     // A stale job (rescheduled, cancelled, launched by hand, deleted) does nothing.
     if (!campaign || campaign.status !== "scheduled" || campaign.scheduledFor?.toISOString() !== scheduledFor) return;
     const ctx = self.broker.ContextFactory.create(self.broker, null as never, {}, { meta: { user: ownerOf(campaign) } });
-    const result = await self.launcher.launch(ctx, SYSTEM, campaignId);
-    await self.afterLaunch(ctx, result);
+    try {
+      const result = await self.launcher.launch(ctx, SYSTEM, campaignId);
+      await self.afterLaunch(ctx, result);
+    } catch (err) {
+      // A launch the rules refuse (content, budget, a platform not connected) will not succeed on a retry:
+      // the campaign stays scheduled and the owner is told why. Anything else fails the job for a retry.
+      if (!(err instanceof Errors.MoleculerClientError)) throw err;
+      ctx.emit("campaigns.launch.failed", { campaign, reason: err.message, problems: err.data });
+    }
   },
   async [PUBLISH_RETRY_JOB](this: unknown, job: Job) {
     const self = this as This;

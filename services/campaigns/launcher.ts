@@ -4,7 +4,6 @@ import type { AuthUser } from "../../lib/auth";
 import { NotFoundError, TooManyRequestsError, UnprocessableError, isRetryable, type FieldProblem } from "../../lib/errors";
 import { assertTransition } from "./lifecycle";
 import type { PublishOutcome, PublishingPort } from "./publishing-port";
-import type { Platform } from "./schema";
 import { SYSTEM, type Actor, type Campaign, type CampaignStore } from "./store";
 
 export interface CampaignLaunchResult {
@@ -12,25 +11,24 @@ export interface CampaignLaunchResult {
   outcomes: PublishOutcome[];
 }
 
-const BASE_CONTENT_FIELDS = ["title", "description", "caption", "text"];
+/** The base content every platform's plugin adapts from (the template shape). */
+const BASE_CONTENT_FIELDS = ["title", "description"];
 
-/** Content for a platform: `content[platform]` if given, else the base fields shared by all platforms. */
-function hasContentFor(content: Record<string, unknown>, platform: Platform): boolean {
-  const own = content[platform];
-  if (own && typeof own === "object" && Object.keys(own).length) return true;
+function hasBaseContent(content: Record<string, unknown>): boolean {
   return BASE_CONTENT_FIELDS.some((f) => typeof content[f] === "string" && (content[f] as string).trim() !== "");
 }
 
-/** Everything that stops a launch, as field problems (422). */
+/**
+ * What stops a launch before the publisher is asked, as field problems (422). Whether each platform
+ * can take the content (length, media, price rules) is the publisher's answer.
+ */
 export function launchProblems(campaign: Campaign): FieldProblem[] {
   const problems: FieldProblem[] = [];
   if (!campaign.platforms.length) {
     problems.push({ field: "platforms", message: "A campaign needs at least one platform to launch", type: "launch" });
   }
-  for (const platform of campaign.platforms) {
-    if (!hasContentFor(campaign.content, platform)) {
-      problems.push({ field: `content.${platform}`, message: `No content for ${platform}: give content.${platform} or a base title/description`, type: "launch" });
-    }
+  if (campaign.platforms.length && !hasBaseContent(campaign.content)) {
+    problems.push({ field: "content", message: "Give the content a title or description; each platform's post is adapted from it", type: "launch" });
   }
   if (campaign.budget != null && campaign.spent >= campaign.budget) {
     problems.push({ field: "budget", message: `The budget is exhausted (spent ${campaign.spent} of ${campaign.budget})`, type: "launch" });
@@ -61,8 +59,11 @@ export class Launcher {
   }
 
   /**
-   * Validates, marks the campaign active (conditional update), then asks the publisher for every
-   * platform. Scheduled launches (the job, actor SYSTEM) are not throttled: the user chose their time.
+   * Validates, asks the publisher for every platform (its 422 — content a platform cannot take, a platform
+   * not connected — stops the launch with nothing changed), then marks the campaign active with a
+   * conditional update. Publish attempts are idempotent per (campaign, platform), so a launch retried after
+   * a lost answer never posts twice. Scheduled launches (actor SYSTEM) are not throttled: the user chose
+   * their time.
    */
   async launch(ctx: Context, actor: Actor, id: string): Promise<CampaignLaunchResult> {
     const campaign = await this.store.get(actor, id);
@@ -72,24 +73,22 @@ export class Launcher {
     if (problems.length) throw new UnprocessableError("The campaign cannot be launched yet", problems);
     if (actor !== SYSTEM) await this.throttle(campaign.ownerId);
 
+    const outcomes = await this.publish(ctx, campaign);
     const launched = await this.store.transition(actor, id, "launch", { startedAt: new Date(), statusReason: null });
     if (!launched) throw new NotFoundError("campaign", id);
-    const outcomes = await this.publish(ctx, launched);
     return { campaign: launched, outcomes };
   }
 
-  /** A publisher that is down does not lose the launch: the caller schedules a retry for `pending_retry`. */
+  /**
+   * A publisher that is down or slow does not lose the launch: those platforms come back `pending_retry`
+   * and the caller schedules a retry. Any other error (the publisher's 422) propagates.
+   */
   async publish(ctx: Context, campaign: Campaign): Promise<PublishOutcome[]> {
     try {
       return await this.port.publish(ctx, campaign, ownerOf(campaign));
     } catch (err) {
-      // Retryable covers "no publisher node" and timeouts; publishing is idempotent per campaign and platform.
-      const unreachable = isRetryable(err);
-      return campaign.platforms.map((platform) => ({
-        platform,
-        status: unreachable ? "pending_retry" : "failed",
-        error: (err as Error).message,
-      }));
+      if (!isRetryable(err)) throw err;
+      return campaign.platforms.map((platform) => ({ platform, status: "pending_retry", error: (err as Error).message }));
     }
   }
 }

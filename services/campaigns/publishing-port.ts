@@ -20,23 +20,34 @@ export interface PublishingPort {
   publish(ctx: Context, campaign: Campaign, owner: AuthUser): Promise<PublishOutcome[]>;
 }
 
+/** The part of `publisher.publish`'s answer this port reads. */
 interface PublisherAnswer {
-  attempts?: Array<{ platform: Platform; id?: string; status?: string; error?: string | null }>;
+  publications: Array<{ platform: Platform; id: string; state: string; errors?: Array<{ message?: string }> }>;
 }
 
+/** Publisher attempt states → launch outcome. */
+function outcomeOf(state: string): PublishOutcome["status"] {
+  if (state === "published") return "published";
+  if (state === "failed" || state === "dead") return "failed";
+  return "queued";
+}
+
+/**
+ * Errors propagate: a 422 (content a platform cannot take, platform not connected) stops the launch;
+ * a retryable error (no publisher node, timeout) is the caller's to turn into `pending_retry`.
+ */
 export const brokerPublishingPort: PublishingPort = {
   async publish(ctx, campaign, owner) {
-    const answer = await ctx.call<PublisherAnswer | PublisherAnswer["attempts"], Record<string, unknown>>(
+    const answer = await ctx.call<PublisherAnswer, Record<string, unknown>>(
       "publisher.publish",
       { campaignId: campaign.id, platforms: campaign.platforms, content: campaign.content, mediaUrls: campaign.mediaUrls },
       { meta: { user: owner } },
     );
-    const attempts = Array.isArray(answer) ? answer : (answer?.attempts ?? []);
-    return campaign.platforms.map((platform) => {
-      const attempt = attempts.find((a) => a.platform === platform);
+    return campaign.platforms.map((platform): PublishOutcome => {
+      const attempt = answer.publications.find((a) => a.platform === platform);
       if (!attempt) return { platform, status: "failed", error: "the publisher returned no attempt for this platform" };
-      const status = attempt.status === "failed" || attempt.status === "dead" ? "failed" : attempt.status === "published" ? "published" : "queued";
-      return { platform, status, attemptId: attempt.id, error: attempt.error ?? undefined };
+      const error = attempt.errors?.at(-1)?.message;
+      return { platform, status: outcomeOf(attempt.state), attemptId: attempt.id, ...(error ? { error } : {}) };
     });
   },
 };

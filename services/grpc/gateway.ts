@@ -154,7 +154,8 @@ export class GrpcGateway {
   private async serveUnary(call: UnaryCall, rpc: Rpc): Promise<Message> {
     const { params, options } = await this.prepare(call, rpc);
     const result = await this.opts.broker.call(rpc.route.action, params, options);
-    return this.codec.toMessage(rpc.responseType, result as Message);
+    const shaped = rpc.route.result ? rpc.route.result(result) : result;
+    return this.codec.toMessage(rpc.responseType, shaped as Message);
   }
 
   private streamHandler(rpc: Rpc, route: WatchRoute): grpc.handleServerStreamingCall<Message, Message> {

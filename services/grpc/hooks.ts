@@ -1,7 +1,7 @@
 /** The per-route hooks of the route table: only where a proto and an action truly differ in shape. */
 import { UnprocessableError, type FieldProblem } from "../../lib/errors";
 import type { Field } from "./codec";
-import type { ParamsHook, WatchSpec } from "./types";
+import type { Params, ParamsHook, WatchSpec } from "./types";
 
 /**
  * Update requests' `clear_fields`. proto3 cannot tell an empty list from "not given", and an optional
@@ -34,19 +34,28 @@ function emptyValue(field: Field): unknown {
 
 const CAMPAIGN = "marketing.v1.Campaign";
 
-/** WatchCampaign: the campaign's `campaigns.campaign.updated` events, until `campaigns.campaign.deleted`. */
+/** Events whose payload carries the whole campaign after a change of its fields or its status. */
+const CAMPAIGN_CHANGES = ["updated", "scheduled", "launched", "paused", "resumed", "completed", "cancelled"].map((v) => `campaigns.campaign.${v}`);
+
+/** WatchCampaign: the campaign's edits and status changes, until `campaigns.campaign.deleted`. */
 export const campaignWatch: WatchSpec = {
-  events: ["campaigns.campaign.updated", "campaigns.campaign.deleted"],
+  events: [...CAMPAIGN_CHANGES, "campaigns.campaign.deleted"],
   first: (campaign) => ({ current: campaign }),
   next({ name, payload }, params, { codec }) {
     if (name === "campaigns.campaign.deleted") {
       const { id } = payload as { id: string };
       return id === params.id ? { message: { deleted: { id } }, last: true } : undefined;
     }
-    const { campaign, changed = [] } = payload as { campaign: { id: string }; changed?: string[] };
+    // Status changes name no fields; they changed `status` (and its timestamps).
+    const { campaign, changed = ["status"] } = payload as { campaign: { id: string }; changed?: string[] };
     if (campaign.id !== params.id) return undefined;
     // Clients know the proto's field names (segment_ids), not the action's (segmentIds).
     const protoNames = changed.map((key) => codec.protoFieldName(CAMPAIGN, key) ?? key);
     return { message: { updated: { campaign, changed: protoNames } } };
   },
 };
+
+/** Wraps an action's bare list into the response message's repeated field. */
+export function listAs(field: string): (result: unknown) => Params {
+  return (result) => ({ [field]: result });
+}

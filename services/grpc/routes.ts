@@ -7,7 +7,7 @@
  * also list its .proto in PROTO_FILES. The gateway refuses to start when an RPC of a routed service has no
  * row or a row names no RPC, so the two cannot drift apart.
  */
-import { campaignWatch, clearFields } from "./hooks";
+import { campaignWatch, clearFields, listAs } from "./hooks";
 import { isWatchRoute, type RouteTable } from "./types";
 
 /** The .proto files served, relative to proto/. */
@@ -26,6 +26,17 @@ export const ROUTES: RouteTable = {
   "marketing.v1.CampaignService/DeleteCampaign": { action: "campaigns.remove" },
   "marketing.v1.CampaignService/ListCampaigns": { action: "campaigns.list" },
   "marketing.v1.CampaignService/WatchCampaign": { action: "campaigns.get", watch: campaignWatch },
+  "marketing.v1.CampaignService/ScheduleCampaign": { action: "campaigns.schedule" },
+  "marketing.v1.CampaignService/LaunchCampaign": { action: "campaigns.launch" },
+  "marketing.v1.CampaignService/PauseCampaign": { action: "campaigns.pause" },
+  "marketing.v1.CampaignService/ResumeCampaign": { action: "campaigns.resume" },
+  "marketing.v1.CampaignService/CompleteCampaign": { action: "campaigns.complete" },
+  "marketing.v1.CampaignService/CancelCampaign": { action: "campaigns.cancel" },
+  "marketing.v1.CampaignService/DuplicateCampaign": { action: "campaigns.duplicate" },
+  "marketing.v1.CampaignService/RecordSpend": { action: "campaigns.recordSpend" },
+  "marketing.v1.CampaignService/ListTemplates": { action: "campaigns.listTemplates", result: listAs("templates") },
+  "marketing.v1.CampaignService/CreateCampaignFromTemplate": { action: "campaigns.createFromTemplate" },
+  "marketing.v1.CampaignService/SaveAsTemplate": { action: "campaigns.saveAsTemplate" },
   "marketing.v1.PublisherService/ListPlugins": { action: "publisher.plugins" },
   "marketing.v1.PublisherService/Publish": { action: "publisher.publish" },
   "marketing.v1.PublisherService/PublishCampaign": { action: "publisher.publishCampaign" },

@@ -17,6 +17,8 @@ export type ParamsHook = (params: Params, tools: RouteTools) => Params;
 export interface UnaryRoute {
   action: string;
   params?: ParamsHook;
+  /** Reshapes the action's result where the response message differs (e.g. a bare list → `{items}`). */
+  result?: (result: unknown) => unknown;
 }
 
 /**

@@ -7,6 +7,7 @@ import type { ServiceBroker, ServiceSchema } from "moleculer";
 import { TRANSITIONS, type LifecycleAction } from "../../services/campaigns/lifecycle";
 import { SYSTEM_TEMPLATES } from "../../services/campaigns/templates";
 import type { CampaignStatus } from "../../services/campaigns/schema";
+import { UnprocessableError } from "../../lib/errors";
 import { as, createTestDatabase, startBroker, type TestDatabase } from "../helpers/env";
 
 jest.setTimeout(60_000);
@@ -23,7 +24,10 @@ const recordingPublisher: ServiceSchema = {
       permission: "write",
       handler(ctx: any) {
         published.push({ campaignId: ctx.params.campaignId, platforms: ctx.params.platforms });
-        return { attempts: ctx.params.platforms.map((p: string) => ({ platform: p, id: `att-${p}`, status: "queued" })) };
+        if (ctx.params.content.title === "unpublishable") {
+          throw new UnprocessableError("reddit cannot take this", [{ field: "reddit.title", message: "too long", type: "platform" }]);
+        }
+        return { publications: ctx.params.platforms.map((p: string) => ({ platform: p, id: `att-${p}`, state: "pending" })) };
       },
     },
   },
@@ -122,15 +126,21 @@ describe("launch", () => {
     expect(events.some((e) => e.name === "campaigns.campaign.launched" && e.params.campaign.id === c.id)).toBe(true);
   });
 
-  it("refuses a campaign without content for a platform or without platforms (422 with reasons)", async () => {
+  it("refuses a campaign without content or platforms, or that a platform cannot take (422), changing nothing", async () => {
     const noContent: any = await broker.call("campaigns.create", { name: "x", type: "ppv", platforms: ["tiktok"], content: {} }, as("launcher"));
     const err: any = await broker.call("campaigns.launch", { id: noContent.id }, as("launcher")).catch((e) => e);
     expect(err.code).toBe(422);
-    expect(err.data.map((d: any) => d.field)).toEqual(["content.tiktok"]);
+    expect(err.data.map((d: any) => d.field)).toEqual(["content"]);
     const noPlatforms: any = await broker.call("campaigns.create", { name: "x", type: "ppv", content: { title: "t" } }, as("launcher"));
     await expect(broker.call("campaigns.launch", { id: noPlatforms.id }, as("launcher"))).rejects.toMatchObject({ code: 422 });
-    const perPlatform: any = await broker.call("campaigns.create", { name: "x", type: "ppv", platforms: ["tiktok"], content: { tiktok: { caption: "hi" } } }, as("launcher"));
-    await expect(broker.call("campaigns.launch", { id: perPlatform.id }, as("launcher"))).resolves.toMatchObject({ campaign: { status: "active" } });
+    // The publisher's own 422 (a platform cannot take the content) stops the launch too.
+    const refused: any = await broker.call("campaigns.create", { name: "x", type: "ppv", platforms: ["reddit"], content: { title: "unpublishable" } }, as("launcher"));
+    const pubErr: any = await broker.call("campaigns.launch", { id: refused.id }, as("launcher")).catch((e) => e);
+    expect(pubErr.code).toBe(422);
+    expect(pubErr.data[0].field).toBe("reddit.title");
+    for (const c of [noContent, noPlatforms, refused]) {
+      expect(((await broker.call("campaigns.get", { id: c.id }, as("launcher"))) as any).status).toBe("draft");
+    }
   });
 
   it("throttles launches per owner per minute with 429 and a retry-after", async () => {
