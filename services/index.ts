@@ -6,8 +6,10 @@ import type { ServiceSchema } from "moleculer";
 import ABTestsService from "./abtests.service";
 import AnalyticsService from "./analytics.service";
 import ApiService from "./api.service";
+import AutomationService from "./automation.service";
 import CampaignsService from "./campaigns.service";
 import GrpcService from "./grpc.service";
+import MetricsService from "./metrics.service";
 import PublisherService from "./publisher.service";
 import SegmentationService from "./segmentation.service";
 
@@ -17,8 +19,10 @@ export const SERVICE_SCHEMAS: Record<string, ServiceSchema> = {
   analytics: AnalyticsService as unknown as ServiceSchema,
   publisher: PublisherService as unknown as ServiceSchema,
   segmentation: SegmentationService as unknown as ServiceSchema,
+  automation: AutomationService as unknown as ServiceSchema,
   api: ApiService,
   grpc: GrpcService,
+  metrics: MetricsService,
 };
 
 export const SERVICE_NAMES = Object.keys(SERVICE_SCHEMAS);

@@ -54,14 +54,18 @@ export interface DomainEvent {
  */
 export function domainEventsFor(inserted: InsertedEvent[]): DomainEvent[] {
   const out: DomainEvent[] = [];
-  const variants = new Map<string, { ownerId: string; campaignId: string; variantId: string; impressions: number; clicks: number; conversions: number; revenue: number }>();
+  const variants = new Map<string, { ownerId: string; campaignId: string; variantId: string; impressions: number; clicks: number; conversions: number; revenue: number; eventIds: string[] }>();
+  const impressionsByPlatform = new Map<string, number>();
   for (const e of inserted) {
+    if (e.type === "impression") impressionsByPlatform.set(e.platform, (impressionsByPlatform.get(e.platform) ?? 0) + 1);
     const base = { ownerId: e.ownerId, teamId: e.teamId, campaignId: e.campaignId, variantId: e.variantId, platform: e.platform, currency: e.currency, eventId: e.eventId, occurredAt: e.occurredAt };
     if (e.type === "conversion") out.push({ name: "analytics.conversion.recorded", payload: { ...base, value: e.value } });
     if (e.cost > 0) out.push({ name: "analytics.spend.recorded", payload: { ...base, value: e.cost } });
     if (e.variantId) {
       const key = `${e.campaignId}\u0000${e.variantId}`;
-      const v = variants.get(key) ?? { ownerId: e.ownerId, campaignId: e.campaignId, variantId: e.variantId, impressions: 0, clicks: 0, conversions: 0, revenue: 0 };
+      const v = variants.get(key) ?? { ownerId: e.ownerId, campaignId: e.campaignId, variantId: e.variantId, impressions: 0, clicks: 0, conversions: 0, revenue: 0, eventIds: [] };
+      // The ids let a consumer (A/B counters) apply a batch once however often it is delivered.
+      v.eventIds.push(e.eventId);
       if (e.type === "impression") v.impressions++;
       else if (e.type === "click") v.clicks++;
       else {
@@ -72,5 +76,7 @@ export function domainEventsFor(inserted: InsertedEvent[]): DomainEvent[] {
     }
   }
   for (const v of variants.values()) out.push({ name: "analytics.variant.counted", payload: v });
+  // Impression volume per platform: the denominator of the conversion-rate metric and alarm.
+  for (const [platform, impressions] of impressionsByPlatform) out.push({ name: "analytics.impressions.counted", payload: { platform, impressions } });
   return out;
 }

@@ -169,7 +169,7 @@ describe("domain events", () => {
       expect.objectContaining({ ownerId: "ev-a", campaignId: id, value: 0.5, eventId: "x1" }),
     ]);
     expect(mine.filter((e) => e.name === "analytics.variant.counted").map((e) => e.payload)).toEqual([
-      { ownerId: "ev-a", campaignId: id, variantId: "v1", impressions: 1, clicks: 1, conversions: 1, revenue: 25 },
+      { ownerId: "ev-a", campaignId: id, variantId: "v1", impressions: 1, clicks: 1, conversions: 1, revenue: 25, eventIds: ["x1", "x2", "x3"] },
     ]);
   });
 });
