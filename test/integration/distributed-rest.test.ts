@@ -1,12 +1,14 @@
 /**
- * Two OS processes over real NATS: the REST gateway in one, the campaigns service (on PostgreSQL) in the
- * other. CRUD, tenancy and hostile input all cross the wire.
+ * Two OS processes over real NATS: the REST and gRPC gateways in one, the campaigns service (on PostgreSQL)
+ * in the other. CRUD (both protocols), tenancy and hostile input all cross the wire.
  */
 import crypto from "node:crypto";
 import { SignJWT } from "jose";
 import { createTestDatabase, freePort, NATS_URL, TEST_JWT_SECRET, token, type TestDatabase } from "../helpers/env";
 import { restClient } from "../helpers/http";
 import { startNode, waitFor, type NodeProcess } from "../helpers/process";
+import * as grpc from "@grpc/grpc-js";
+import { GatewayClient } from "../../services/grpc/client";
 
 jest.setTimeout(120_000);
 
@@ -17,16 +19,19 @@ let baseUrl: string;
 let asA: ReturnType<typeof restClient>;
 let asB: ReturnType<typeof restClient>;
 let anonymous: ReturnType<typeof restClient>;
+let grpcClient: GatewayClient;
 
 beforeAll(async () => {
   db = await createTestDatabase();
   const common = { NATS_URL, NAMESPACE: `t-${crypto.randomBytes(4).toString("hex")}`, JWT_SECRET: TEST_JWT_SECRET };
   const port = await freePort();
+  const grpcPort = await freePort();
   baseUrl = `http://127.0.0.1:${port}`;
   [campaigns, gateway] = await Promise.all([
     startNode({ ...common, SERVICES: "campaigns", DATABASE_URL: db.url }),
-    startNode({ ...common, SERVICES: "api", PORT: String(port), HOST: "127.0.0.1" }),
+    startNode({ ...common, SERVICES: "api,grpc", PORT: String(port), GRPC_PORT: String(grpcPort), HOST: "127.0.0.1" }),
   ]);
+  grpcClient = new GatewayClient(`127.0.0.1:${grpcPort}`);
   asA = restClient(baseUrl, await token("rest-a"));
   asB = restClient(baseUrl, await token("rest-b"));
   anonymous = restClient(baseUrl);
@@ -35,6 +40,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  grpcClient?.close();
   await Promise.all([gateway?.stop(), campaigns?.stop()]);
   await db?.drop();
 });
@@ -84,6 +90,28 @@ describe("CRUD over HTTP", () => {
     const second = await asA("GET", `/api/campaigns?type=engagement&sort=name&order=asc&limit=2&cursor=${first.body.nextCursor}`);
     expect(second.body.items.map((c: { name: string }) => c.name)).toEqual(["p3"]);
     expect(second.body.nextCursor).toBeNull();
+  });
+});
+
+describe("CRUD over gRPC", () => {
+  it("creates, reads, updates, lists and deletes across the two processes", async () => {
+    const [a, b] = await Promise.all([token("grpc-a"), token("grpc-b")]);
+    const call = (method: string, request: Record<string, unknown>, bearer = a) => grpcClient.unary(method, request, { token: bearer });
+    const created = await call("CreateCampaign", { name: "Over gRPC", type: "CAMPAIGN_TYPE_ENGAGEMENT", platforms: ["PLATFORM_TIKTOK"] });
+    expect(created).toMatchObject({ name: "Over gRPC", status: "CAMPAIGN_STATUS_DRAFT", ownerId: "grpc-a" });
+    expect(await call("GetCampaign", { id: created.id })).toMatchObject({ id: created.id, platforms: ["PLATFORM_TIKTOK"] });
+    expect(await call("UpdateCampaign", { id: created.id, name: "Renamed" })).toMatchObject({ name: "Renamed" });
+    const list = await call("ListCampaigns", { q: "renamed" });
+    expect(list.items.map((c: { id: string }) => c.id)).toEqual([created.id]);
+    for (const method of ["GetCampaign", "UpdateCampaign", "DeleteCampaign"]) {
+      const err: any = await call(method, { id: created.id, name: "x" }, b).catch((e) => e);
+      expect([method, err.code]).toEqual([method, grpc.status.NOT_FOUND]);
+    }
+    const unauthenticated: any = await grpcClient.unary("ListCampaigns", {}).catch((e) => e);
+    expect(unauthenticated.code).toBe(grpc.status.UNAUTHENTICATED);
+    await call("DeleteCampaign", { id: created.id });
+    const gone: any = await call("GetCampaign", { id: created.id }).catch((e) => e);
+    expect(gone.code).toBe(grpc.status.NOT_FOUND);
   });
 });
 
