@@ -5,6 +5,7 @@
 import os from "node:os";
 import type { BrokerOptions } from "moleculer";
 import { AccessMiddleware } from "./lib/access";
+import { DataErrorMiddleware } from "./lib/data-errors";
 import type { Config } from "./lib/config";
 import { ErrorRegenerator, isRetryable } from "./lib/errors";
 import { InProcessPrometheusReporter } from "./lib/metrics";
@@ -47,7 +48,7 @@ export function brokerOptions(config: Config): BrokerOptions {
       // The REST gateway serves these at /metrics; no extra HTTP server per node.
       reporter: [new InProcessPrometheusReporter() as never],
     },
-    middlewares: [AccessMiddleware],
+    middlewares: [AccessMiddleware, DataErrorMiddleware],
     // Shutdown waits for in-flight requests; the broker installs its own SIGINT/SIGTERM handlers.
     tracking: { enabled: true, shutdownTimeout: 10_000 },
     contextParamsCloning: false,

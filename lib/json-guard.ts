@@ -32,3 +32,15 @@ export function assertSafeJson(value: unknown, path = "body"): void {
     }
   }
 }
+
+/**
+ * A request body must be a JSON object: gateways merge it into the action's params, and a top-level
+ * array, string, number or `null` would be silently dropped (the request then ran as if it had no body).
+ */
+export function assertJsonObject(value: unknown, path = "body"): void {
+  if (value === undefined) return;
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    const actual = value === null ? "null" : Array.isArray(value) ? "array" : typeof value;
+    throw new UnprocessableError("The body must be a JSON object", [{ field: path, message: `expected an object, got ${actual}`, type: "object" }]);
+  }
+}

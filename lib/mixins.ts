@@ -26,14 +26,17 @@ export function StoreMixin<S>(createStore: (db: Db) => S): Partial<ServiceSchema
 }
 
 /**
- * Read-through cache cleaning that works on every node: writes broadcast `cache.clean.<service>` with the
- * changed id and each instance drops its cached `get` entries for it (Redis cacher: shared anyway).
+ * Read-through caching with cleaning that works on every node: writes broadcast `cache.clean.<service>`
+ * with the changed id and each instance drops its cached entries for it (Redis cacher: shared anyway).
+ * `cachedRead` does not store a value whose read overlapped a clean on this node: otherwise a read that
+ * started before a write and finished after its clean would put the old value back for a whole TTL.
  */
 export function CacheCleanerMixin(serviceName: string): Partial<ServiceSchema> {
   return {
     events: {
       [`cache.clean.${serviceName}`]: {
-        handler(this: { broker: Context["broker"] }, ctx: Context<{ id?: string }>) {
+        handler(this: { broker: Context["broker"]; cacheEpoch: number }, ctx: Context<{ id?: string }>) {
+          this.cacheEpoch = (this.cacheEpoch ?? 0) + 1;
           const id = ctx.params?.id;
           return this.broker.cacher?.clean(id ? `${serviceName}.*:${id}|**` : `${serviceName}.**`);
         },
@@ -42,6 +45,16 @@ export function CacheCleanerMixin(serviceName: string): Partial<ServiceSchema> {
     methods: {
       cleanCache(this: { broker: Context["broker"] }, id?: string) {
         return this.broker.broadcast(`cache.clean.${serviceName}`, { id });
+      },
+      async cachedRead<T>(this: { broker: Context["broker"]; cacheEpoch: number }, key: string, ttlSeconds: number, load: () => Promise<T>): Promise<T> {
+        const cacher = this.broker.cacher;
+        if (!cacher) return load();
+        const hit = (await cacher.get(key)) as T | null;
+        if (hit != null) return hit;
+        const epoch = this.cacheEpoch ?? 0;
+        const value = await load();
+        if ((this.cacheEpoch ?? 0) === epoch) await cacher.set(key, value, ttlSeconds);
+        return value;
       },
     },
   };

@@ -7,7 +7,7 @@ import type { Context, ServiceSchema } from "moleculer";
 import ApiGateway, { type ApiSettingsSchema } from "moleculer-web";
 import { bearerFrom, verifyToken, type AuthUser } from "../lib/auth";
 import { UnauthorizedError } from "../lib/errors";
-import { assertSafeJson } from "../lib/json-guard";
+import { assertJsonObject, assertSafeJson } from "../lib/json-guard";
 import { prometheusText } from "../lib/metrics";
 import { buildOpenApi } from "../lib/openapi";
 import { runtimeOf } from "../lib/runtime";
@@ -67,6 +67,7 @@ const ApiService: ServiceSchema<ApiSettingsSchema> = {
         use: [
           function guardBody(req: Req, _res: Res, next: (err?: unknown) => void) {
             try {
+              assertJsonObject(req.body);
               assertSafeJson(req.body);
               next();
             } catch (err) {

@@ -52,6 +52,7 @@ const HOUSEKEEPING_JOB = "campaigns.housekeeping";
 
 type Methods = {
   cleanCache(id?: string): Promise<void>;
+  cachedRead<T>(key: string, ttlSeconds: number, load: () => Promise<T>): Promise<T>;
   loadOr404(actor: Actor, id: string): Promise<Campaign>;
   lifecycle(ctx: Context, action: "pause" | "resume" | "complete" | "cancel", id: string, set?: Partial<Campaign>): Promise<Campaign>;
   afterLaunch(ctx: Context, result: CampaignLaunchResult): Promise<void>;
@@ -117,10 +118,12 @@ const CampaignsService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
     get: {
       rest: "GET /campaigns/:id",
       params: { $$strict: true, ...idParam },
-      cache: { keys: ["id", "#user.id", "#user.teamId", "#user.role"], ttl: 60 },
       openapi: { summary: "Get a campaign", tags: ["campaigns"] },
       async handler(ctx: Context<{ id: string }>) {
-        return this.loadOr404(requireUser(ctx), ctx.params.id);
+        const user = requireUser(ctx);
+        // Keyed id first so a write cleans every user's entry for the campaign (`campaigns.*:<id>|**`).
+        const key = `campaigns.get:${ctx.params.id}|${user.id}|${user.teamId}|${user.role}`;
+        return this.cachedRead(key, 60, () => this.loadOr404(user, ctx.params.id));
       },
     },
 

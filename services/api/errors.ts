@@ -26,6 +26,11 @@ export function toHttpError(err: unknown): HttpError {
       body: { type: bodyError.type, code: bodyError.status, message: bodyError.message, data: e.limit ? { limit: e.limit } : undefined },
     };
   }
+  // A compressed body that does not inflate: moleculer-web re-wraps body-parser's 400 as a MoleculerError
+  // whose code is zlib's ("Z_BUF_ERROR", "Z_DATA_ERROR"), dropping the status.
+  if (typeof e?.code === "string" && /^Z_[A-Z_]+$/.test(e.code)) {
+    return { status: 400, body: { type: "BAD_ENCODING", code: 400, message: "The request body could not be decompressed" } };
+  }
   // A service that is not running (or not reachable) is the server's problem, not "no such route".
   if (err instanceof Errors.ServiceNotFoundError || err instanceof Errors.ServiceNotAvailableError) {
     return { status: 503, body: { type: "SERVICE_UNAVAILABLE", code: 503, message: "The service is temporarily unavailable" } };

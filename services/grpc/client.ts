@@ -41,6 +41,21 @@ export class GatewayClient {
     return this.client.makeServerStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, request, metadataOf(opts), callOptions(opts));
   }
 
+  /**
+   * A client-streaming call: write messages to `stream` (write returns false when the server is behind:
+   * wait for "drain"), end it, and `response` settles with the answer or the status error.
+   */
+  clientStream(method: string, opts: RpcOptions = {}): { stream: grpc.ClientWritableStream<Message>; response: Promise<Message> } {
+    const m = this.method(method);
+    let stream!: grpc.ClientWritableStream<Message>;
+    const response = new Promise<Message>((resolve, reject) => {
+      stream = this.client.makeClientStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, metadataOf(opts), callOptions(opts), (err, res) =>
+        err ? reject(err) : resolve(res as Message),
+      );
+    });
+    return { stream, response };
+  }
+
   close(): void {
     this.client.close();
   }

@@ -16,7 +16,7 @@ import { ProtoCodec } from "./codec";
 import { callTimeout, remainingMs } from "./deadline";
 import { EventHub, type BrokerEvent } from "./event-hub";
 import { toGrpcStatus } from "./status";
-import { isWatchRoute, type Params, type Route, type RouteTable, type RouteTools, type WatchRoute } from "./types";
+import { isIngestRoute, isWatchRoute, type IngestRoute, type IngestSpec, type Params, type Route, type RouteTable, type RouteTools, type WatchRoute } from "./types";
 
 export interface GatewayOptions {
   broker: ServiceBroker;
@@ -48,6 +48,7 @@ interface Prepared {
 type Message = Record<string, unknown>;
 type UnaryCall = grpc.ServerUnaryCall<Message, Message>;
 type StreamCall = grpc.ServerWritableStream<Message, Message>;
+type IngestCall = grpc.ServerReadableStream<Message, Message>;
 
 /**
  * Stands in for a request protobufjs could not decode (truncated bytes, nesting beyond its limit), so the
@@ -137,7 +138,11 @@ export class GrpcGateway {
     for (const [methodName, method] of Object.entries(service)) {
       const rpc = rpcs.get(method.path.slice(1))!;
       definition[methodName] = { ...method, requestDeserialize: tolerant(method.requestDeserialize) };
-      implementation[methodName] = isWatchRoute(rpc.route) ? this.streamHandler(rpc, rpc.route) : this.unaryHandler(rpc);
+      implementation[methodName] = isWatchRoute(rpc.route)
+        ? this.streamHandler(rpc, rpc.route)
+        : isIngestRoute(rpc.route)
+          ? this.ingestHandler(rpc, rpc.route)
+          : this.unaryHandler(rpc);
     }
     this.server.addService(definition, implementation);
   }
@@ -189,20 +194,86 @@ export class GrpcGateway {
     }
   }
 
+  private ingestHandler(rpc: Rpc, route: IngestRoute): grpc.handleClientStreamingCall<Message, Message> {
+    return (call, callback) => {
+      this.serveIngest(call, rpc, route).then(
+        (response) => callback(null, response),
+        // A cancelled call (by the client or its deadline) already has its status.
+        (err) => call.cancelled || callback(this.toServiceError(err, rpc)),
+      );
+    };
+  }
+
+  /**
+   * Reads the stream, calling the action once per full batch (and once for the rest at the end). The next
+   * message is read only after the batch before it committed: the client's writes wait meanwhile (flow
+   * control), so the server holds about one batch in memory whatever the stream's length.
+   */
+  private async serveIngest(call: IngestCall, rpc: Rpc, route: IngestRoute): Promise<Message> {
+    const { ingest } = route;
+    const user = await this.opts.authenticate(call.metadata);
+    let result = ingest.empty;
+    let batch: Params[] = [];
+    // Stream position of the batch's first message.
+    let offset = 0;
+    const commit = async () => {
+      // A cancel (by the client or its deadline) fails the reading loop (premature close), so a partial
+      // batch is never stored as if the stream had ended; this also stops a call cancelled while the
+      // previous batch was being stored.
+      if (call.cancelled) throw new Error("the call was cancelled");
+      // The deadline is measured again for every call: a long stream leaves later batches less time.
+      const options = this.callOptions(call, rpc, user);
+      try {
+        result = ingest.merge(result, await this.opts.broker.call(route.action, { [ingest.field]: batch }, options));
+      } catch (err) {
+        const located = atStreamPositions(err, ingest, offset);
+        throw ingest.error ? ingest.error(located) : located;
+      }
+      offset += batch.length;
+      batch = [];
+    };
+    for await (const message of call) {
+      batch.push(this.requestParams(rpc, message, `${ingest.field}[${offset + batch.length}]`));
+      if (batch.length >= ingest.batchSize) await commit();
+    }
+    if (batch.length) await commit();
+    const shaped = route.result ? route.result(result) : result;
+    return this.codec.toMessage(rpc.responseType, shaped as Message);
+  }
+
   /** Authenticates, turns the deadline into a timeout and the request into the action's params. */
   private async prepare(call: UnaryCall | StreamCall, rpc: Rpc): Promise<Prepared> {
     const user = await this.opts.authenticate(call.metadata);
+    const options = this.callOptions(call, rpc, user);
+    return { params: this.requestParams(rpc, call.request), options };
+  }
+
+  /** The broker call's options: the caller, and what is left of the deadline as its timeout. */
+  private callOptions(call: UnaryCall | StreamCall | IngestCall, rpc: Rpc, user: AuthUser): CallingOptions {
     const remaining = remainingMs(call.getDeadline());
     if (remaining <= 0) throw new Errors.RequestTimeoutError({ action: rpc.route.action, nodeID: this.opts.broker.nodeID });
-    const request = call.request as Message | UndecodableRequest;
+    return { meta: { user }, timeout: callTimeout(remaining, this.opts.requestTimeout) };
+  }
+
+  /**
+   * A request message → the action's params. `at` names a message of a request stream (`events[7]`), so
+   * its problems say which message they are about.
+   */
+  private requestParams(rpc: Rpc, request: Message | UndecodableRequest, at = ""): Params {
     if (request instanceof UndecodableRequest) {
-      throw new Errors.MoleculerClientError(`The request message could not be decoded: ${request.reason}`, 400, "MALFORMED_MESSAGE");
+      throw new Errors.MoleculerClientError(`The ${at ? `message ${at}` : "request message"} could not be decoded: ${request.reason}`, 400, "MALFORMED_MESSAGE");
     }
-    let params = this.codec.toParams(rpc.requestType, request);
+    const path = (key: string) => (at ? `${at}.${key}` : key);
+    let params: Params;
+    try {
+      params = this.codec.toParams(rpc.requestType, request);
+    } catch (err) {
+      throw at ? withFieldPaths(err, path) : err;
+    }
     // Struct and map values are client JSON: refuse prototype keys and deep nesting as REST does.
-    for (const [key, value] of Object.entries(params)) assertSafeJson(value, key);
+    for (const [key, value] of Object.entries(params)) assertSafeJson(value, path(key));
     if (rpc.route.params) params = rpc.route.params(params, rpc.tools);
-    return { params, options: { meta: { user }, timeout: callTimeout(remaining, this.opts.requestTimeout) } };
+    return params;
   }
 
   private toServiceError(err: unknown, rpc: Rpc): Partial<grpc.StatusObject> {
@@ -220,12 +291,41 @@ function servicesOf(routes: RouteTable): string[] {
   return [...new Set(Object.keys(routes).map((key) => key.slice(0, key.indexOf("/"))))];
 }
 
-/** Unary rows for unary RPCs, watch rows for server streaming; client streaming has no route kind yet. */
+/**
+ * Unary rows for unary RPCs, watch rows for server streaming, ingest rows for client streaming; streams
+ * both ways have no route kind.
+ */
 function checkStreaming(key: string, method: MethodDefinition<object, object>, route: Route): void {
-  if (method.requestStream) throw new Error(`gRPC method ${key} streams requests, which the gateway does not route`);
+  if (method.requestStream && method.responseStream) throw new Error(`gRPC method ${key} streams both ways, which the gateway does not route`);
+  if (method.requestStream !== isIngestRoute(route)) {
+    throw new Error(`gRPC method ${key} ${method.requestStream ? "streams requests: its row needs `ingest`" : "does not stream requests: its row must not have `ingest`"}`);
+  }
   if (method.responseStream !== isWatchRoute(route)) {
     throw new Error(`gRPC method ${key} ${method.responseStream ? "streams responses: its row needs `watch`" : "is unary: its row must not have `watch`"}`);
   }
+}
+
+/** Rewrites the `field` of each problem an error lists (validation errors: `data` = `[{field, message}]`). */
+function withFieldPaths(err: unknown, rewrite: (field: string) => string): unknown {
+  const data = err instanceof Errors.MoleculerError ? (err.data as unknown) : undefined;
+  if (Array.isArray(data)) {
+    for (const problem of data as Array<{ field?: unknown }>) if (typeof problem?.field === "string") problem.field = rewrite(problem.field);
+  }
+  return err;
+}
+
+/**
+ * A batch's problems name its messages by their place in the batch (`events[3]`); the client knows their
+ * place in the stream (`events[1003]`). Field paths and the messages quoting them move by `offset`.
+ */
+function atStreamPositions(err: unknown, ingest: IngestSpec, offset: number): unknown {
+  if (!offset) return err;
+  const pattern = new RegExp(`(^|\\W)${ingest.field.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\[(\\d+)\\]`, "g");
+  const move = (text: string) => text.replace(pattern, (_all, before: string, i: string) => `${before}${ingest.field}[${offset + Number(i)}]`);
+  withFieldPaths(err, move);
+  const data = (err as Errors.MoleculerError).data as unknown;
+  if (Array.isArray(data)) for (const problem of data as Array<{ message?: unknown }>) if (typeof problem?.message === "string") problem.message = move(problem.message);
+  return err;
 }
 
 function tolerant(deserialize: (bytes: Buffer) => object): (bytes: Buffer) => object {

@@ -1,7 +1,8 @@
 /** The per-route hooks of the route table: only where a proto and an action truly differ in shape. */
+import { Errors } from "moleculer";
 import { UnprocessableError, type FieldProblem } from "../../lib/errors";
 import type { Field } from "./codec";
-import type { Params, ParamsHook, WatchSpec } from "./types";
+import type { IngestSpec, Params, ParamsHook, WatchSpec } from "./types";
 
 /**
  * Update requests' `clear_fields`. proto3 cannot tell an empty list from "not given", and an optional
@@ -58,4 +59,39 @@ export const campaignWatch: WatchSpec = {
 /** Wraps an action's bare list into the response message's repeated field. */
 export function listAs(field: string): (result: unknown) => Params {
   return (result) => ({ [field]: result });
+}
+
+/**
+ * Wraps an action's object keyed by name (`{instagram: {...}, reddit: {...}}`) into the response's repeated
+ * field, each item carrying its key as `keyName`: a list keeps the order asked and names the key in the
+ * proto, where a map of messages would not.
+ */
+export function entriesAs(field: string, keyName: string): (result: unknown) => Params {
+  return (result) => ({ [field]: Object.entries(result as Params).map(([key, value]) => ({ [keyName]: key, ...(value as Params) })) });
+}
+
+interface IngestCounts {
+  accepted: number;
+  new: number;
+  duplicates: number;
+}
+
+/**
+ * IngestEvents: streamed events go to `analytics.trackBatch` 500 at a time (half its limit, so a batch is
+ * one modest INSERT) and the counts add up. trackBatch answers an unknown campaign with 422 (the rest of
+ * a batch is fine); a stream names one campaign's event the caller cannot see NOT_FOUND, as Track does.
+ */
+export const eventIngest: IngestSpec<IngestCounts> = {
+  batchSize: 500,
+  field: "events",
+  empty: { accepted: 0, new: 0, duplicates: 0 },
+  merge: (a, b) => ({ accepted: a.accepted + b.accepted, new: a.new + b.new, duplicates: a.duplicates + b.duplicates }),
+  error: unknownCampaignAsNotFound,
+};
+
+function unknownCampaignAsNotFound(err: unknown): unknown {
+  const problems = err instanceof Errors.MoleculerError && err.code === 422 && Array.isArray(err.data) ? (err.data as FieldProblem[]) : [];
+  if (!problems.length || problems.some((p) => p.type !== "notFound")) return err;
+  const first = problems[0];
+  return new Errors.MoleculerClientError(`${first.message} (${problems.map((p) => p.field).join(", ")})`, 404, "NOT_FOUND", { entity: "campaign", fields: problems.map((p) => p.field) });
 }

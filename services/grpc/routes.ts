@@ -7,11 +7,11 @@
  * also list its .proto in PROTO_FILES. The gateway refuses to start when an RPC of a routed service has no
  * row or a row names no RPC, so the two cannot drift apart.
  */
-import { campaignWatch, clearFields, listAs } from "./hooks";
+import { campaignWatch, clearFields, entriesAs, eventIngest, listAs } from "./hooks";
 import { isWatchRoute, type RouteTable } from "./types";
 
 /** The .proto files served, relative to proto/. */
-export const PROTO_FILES = ["marketing/v1/campaigns.proto", "marketing/v1/publisher.proto", "marketing/v1/abtests.proto", "marketing/v1/segments.proto"] as const;
+export const PROTO_FILES = ["marketing/v1/campaigns.proto", "marketing/v1/publisher.proto", "marketing/v1/analytics.proto", "marketing/v1/abtests.proto", "marketing/v1/segments.proto", "marketing/v1/automations.proto"] as const;
 
 /**
  * proto-loader field name → action key, for the few names an action spells otherwise than the camelCase
@@ -42,6 +42,24 @@ export const ROUTES: RouteTable = {
   "marketing.v1.PublisherService/PublishCampaign": { action: "publisher.publishCampaign" },
   "marketing.v1.PublisherService/ListPublications": { action: "publisher.publications" },
   "marketing.v1.PublisherService/SendMessage": { action: "publisher.sendMessage" },
+  "marketing.v1.PublisherService/Preview": { action: "publisher.preview", result: entriesAs("previews", "platform") },
+  "marketing.v1.PublisherService/ListCredentials": { action: "publisher.credentials" },
+  "marketing.v1.PublisherService/SetCredentials": { action: "publisher.setCredentials" },
+  "marketing.v1.PublisherService/DeleteCredentials": { action: "publisher.removeCredentials" },
+  "marketing.v1.AnalyticsService/Track": { action: "analytics.track" },
+  "marketing.v1.AnalyticsService/TrackBatch": { action: "analytics.trackBatch" },
+  "marketing.v1.AnalyticsService/IngestEvents": { action: "analytics.trackBatch", ingest: eventIngest },
+  "marketing.v1.AnalyticsService/GetCampaignMetrics": { action: "analytics.getCampaignMetrics" },
+  "marketing.v1.AnalyticsService/GetCampaignROI": { action: "analytics.getCampaignROI" },
+  "marketing.v1.AnalyticsService/GetConversionFunnel": { action: "analytics.getConversionFunnel" },
+  "marketing.v1.AnalyticsService/ComparePlatforms": { action: "analytics.comparePlatforms" },
+  // JSON only: the CSV and PDF renderings are REST downloads.
+  "marketing.v1.AnalyticsService/GetCampaignReport": { action: "analytics.generateReport" },
+  "marketing.v1.AnalyticsService/CompareCampaigns": { action: "analytics.compareCampaigns" },
+  "marketing.v1.AnalyticsService/GetPerformanceTrends": { action: "analytics.getPerformanceTrends" },
+  "marketing.v1.AnalyticsService/GetTopPerformingCampaigns": { action: "analytics.getTopPerformingCampaigns" },
+  "marketing.v1.AnalyticsService/IdentifyPatterns": { action: "analytics.identifyPatterns" },
+  "marketing.v1.AnalyticsService/GetRecommendations": { action: "analytics.getRecommendations" },
   "marketing.v1.ABTestService/CreateABTest": { action: "abtests.create" },
   "marketing.v1.ABTestService/GetABTest": { action: "abtests.get" },
   "marketing.v1.ABTestService/GetABTestResults": { action: "abtests.results" },
@@ -69,6 +87,22 @@ export const ROUTES: RouteTable = {
   "marketing.v1.SegmentService/EvaluateCriteria": { action: "segmentation.evaluateCriteria" },
   "marketing.v1.SegmentService/GetSegmentPerformance": { action: "segmentation.getSegmentPerformance" },
   "marketing.v1.SegmentService/CompareSegments": { action: "segmentation.compareSegments" },
+  "marketing.v1.AutomationService/CreateWorkflow": { action: "automation.create" },
+  "marketing.v1.AutomationService/GetWorkflow": { action: "automation.get" },
+  "marketing.v1.AutomationService/UpdateWorkflow": { action: "automation.update", params: clearFields() },
+  "marketing.v1.AutomationService/DeleteWorkflow": { action: "automation.remove" },
+  "marketing.v1.AutomationService/ListWorkflows": { action: "automation.list" },
+  "marketing.v1.AutomationService/ActivateWorkflow": { action: "automation.activate" },
+  "marketing.v1.AutomationService/DeactivateWorkflow": { action: "automation.deactivate" },
+  "marketing.v1.AutomationService/ExecuteWorkflow": { action: "automation.execute" },
+  "marketing.v1.AutomationService/ListExecutions": { action: "automation.executions" },
+  "marketing.v1.AutomationService/GetWorkflowStats": { action: "automation.stats" },
+  "marketing.v1.AutomationService/IngestEvent": { action: "automation.ingestEvent" },
+  "marketing.v1.AutomationService/ListAutomationTemplates": { action: "automation.workflowTemplates" },
+  "marketing.v1.AutomationService/InstallAutomationTemplate": { action: "automation.installTemplate" },
+  "marketing.v1.AutomationService/ListMessageTemplates": { action: "automation.messageTemplates" },
+  "marketing.v1.AutomationService/SaveMessageTemplate": { action: "automation.saveMessageTemplate" },
+  "marketing.v1.AutomationService/RenderMessageTemplate": { action: "automation.renderMessageTemplate" },
 };
 
 /** Every broker event some streaming route follows. */

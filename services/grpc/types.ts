@@ -46,11 +46,45 @@ export interface WatchRoute extends UnaryRoute {
   watch: WatchSpec;
 }
 
-export type Route = UnaryRoute | WatchRoute;
+/**
+ * How a client-streaming RPC feeds an action: the messages are converted one by one and handed to the
+ * action `batchSize` at a time as `{ [field]: [...] }`. Each batch is committed before the next is read,
+ * so when the stream fails midway every batch before the failing one stays done (the client resends from
+ * there; an idempotent action makes resending harmless).
+ */
+export interface IngestSpec<R = unknown> {
+  /** Messages per action call (at most what the action's list param accepts). */
+  batchSize: number;
+  /** The action's list param; problems are named `<field>[n]` with n the message's place in the stream. */
+  field: string;
+  /** The answer of a stream that held no message. */
+  empty: R;
+  /** Combines the results so far with the next batch's result. */
+  merge(sofar: R, next: R): R;
+  /**
+   * Turns a batch's error into the one the client gets (after its field paths were moved to stream
+   * positions), where a stream should answer otherwise than the batch action does.
+   */
+  error?(err: unknown): unknown;
+}
+
+/**
+ * A client-streaming RPC: the request messages go to `action` in batches (see IngestSpec); the merged
+ * results, through `result` if given, answer once the client ends the stream.
+ */
+export interface IngestRoute extends UnaryRoute {
+  ingest: IngestSpec<any>;
+}
+
+export type Route = UnaryRoute | WatchRoute | IngestRoute;
 
 /** RPC path without the leading slash (`marketing.v1.CampaignService/GetCampaign`) → route. */
 export type RouteTable = Readonly<Record<string, Route>>;
 
 export function isWatchRoute(route: Route): route is WatchRoute {
   return "watch" in route;
+}
+
+export function isIngestRoute(route: Route): route is IngestRoute {
+  return "ingest" in route;
 }
