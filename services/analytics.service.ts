@@ -9,6 +9,7 @@ import type { AuthUser } from "../lib/auth";
 import { NotFoundError, UnprocessableError, type FieldProblem } from "../lib/errors";
 import { JobsMixin, StoreMixin } from "../lib/mixins";
 import { runtimeOf } from "../lib/runtime";
+import { isServiceAvailable } from "../lib/service-registry";
 import { PLATFORMS } from "./campaigns/schema";
 import { createFanHasher, fanHashKey, type FanHasher } from "./analytics/fan-hash";
 import { domainEventsFor, toNewEvent, type TrackInput } from "./analytics/ingest";
@@ -62,6 +63,7 @@ type Methods = {
   funnel(user: AuthUser, campaign: CampaignFacts): Promise<Funnel>;
   platforms(user: AuthUser, campaign: CampaignFacts): Promise<Array<Metrics & { platform: string; reach: number }>>;
   patterns(user: AuthUser): Promise<Pattern[]>;
+  templateNiches(user: AuthUser): Promise<Map<string, string>>;
   campaignGroups(user: AuthUser): Promise<Array<Group & { facts?: CampaignFacts }>>;
   buildReport(user: AuthUser, campaign: CampaignFacts): Promise<CampaignReport>;
 };
@@ -330,7 +332,7 @@ const AnalyticsService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
       permission: "analytics",
       params: { $$strict: true },
       cache: ownerCache(),
-      openapi: { summary: "Best hour of the week, platform, campaign type and template, each with its sample size", tags: ["analytics"] },
+      openapi: { summary: "Best hour of the week, platform, campaign type, template and template niche, each with its sample size", tags: ["analytics"] },
       async handler(ctx: Context) {
         return { patterns: await this.patterns(requireUser(ctx)) };
       },
@@ -476,10 +478,11 @@ const AnalyticsService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
     },
 
     async patterns(user) {
-      const [hours, platforms, campaigns] = await Promise.all([
+      const [hours, platforms, campaigns, templates] = await Promise.all([
         this.store.totals(user, {}, [DIMENSIONS.dayOfWeek, DIMENSIONS.hourOfDay]),
         this.store.totals(user, {}, [DIMENSIONS.platform]),
         this.campaignGroups(user),
+        this.templateNiches(user),
       ]);
       const regroup = (key: (g: (typeof campaigns)[number]) => string | null | undefined, kind: Pattern["kind"]) => {
         const acc = new Map<string, Counters>();
@@ -497,7 +500,20 @@ const AnalyticsService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
         bestGroup("platform", platforms.map((p) => ({ key: p.platform as string, label: p.platform as string, counters: counters(p) }))),
         regroup((g) => g.facts?.type, "campaignType"),
         regroup((g) => g.facts?.templateId, "template"),
+        regroup((g) => (g.facts?.templateId ? templates.get(g.facts.templateId) : undefined), "templateNiche"),
       ].filter((p): p is Pattern => p !== undefined);
+    },
+
+    /** templateId → niche, from the campaigns service's template library (cached there for an hour). */
+    async templateNiches(user) {
+      if (!isServiceAvailable(this.broker, "campaigns")) return new Map<string, string>();
+      try {
+        const list = await this.broker.call<Array<{ id: string; niche: string }>, object>("campaigns.listTemplates", {}, { meta: { user } });
+        return new Map(list.map((t) => [t.id, t.niche]));
+      } catch {
+        // Patterns by niche are a refinement: without the library the other patterns still stand.
+        return new Map<string, string>();
+      }
     },
 
     async buildReport(user, campaign) {

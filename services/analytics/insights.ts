@@ -24,7 +24,7 @@ export interface Group {
 export type RateName = "conversionRate" | "ctr";
 
 export interface Pattern {
-  kind: "hourOfWeek" | "platform" | "campaignType" | "template";
+  kind: "hourOfWeek" | "platform" | "campaignType" | "template" | "templateNiche";
   key: string;
   label: string;
   metric: RateName;
@@ -95,7 +95,7 @@ export function hourOfWeekLabel(dayOfWeek: number, hourOfDay: number): string {
 }
 
 export interface Recommendation {
-  kind: "schedule" | "platform" | "campaignType" | "template" | "pauseCampaign" | "refreshCreative";
+  kind: "schedule" | "platform" | "campaignType" | "template" | "templateNiche" | "pauseCampaign" | "refreshCreative";
   message: string;
   confidence: number;
   evidence: Record<string, number | string | null>;
@@ -108,8 +108,8 @@ const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 function fromPattern(p: Pattern): Recommendation | undefined {
   if (p.baseline === null || p.confidence === null || p.confidence < MIN_CONFIDENCE) return undefined;
   if (p.baseline > 0 && (p.value - p.baseline) / p.baseline < MIN_LIFT) return undefined;
-  const what = { hourOfWeek: `Schedule posts for ${p.label}`, platform: `Put more of your budget on ${p.label}`, campaignType: `Run more ${p.label} campaigns`, template: `Reuse the template ${p.label}` }[p.kind];
-  const kind = ({ hourOfWeek: "schedule", platform: "platform", campaignType: "campaignType", template: "template" } as const)[p.kind];
+  const what = { hourOfWeek: `Schedule posts for ${p.label}`, platform: `Put more of your budget on ${p.label}`, campaignType: `Run more ${p.label} campaigns`, template: `Reuse the template ${p.label}`, templateNiche: `Pick more ${p.label} templates` }[p.kind];
+  const kind = ({ hourOfWeek: "schedule", platform: "platform", campaignType: "campaignType", template: "template", templateNiche: "templateNiche" } as const)[p.kind];
   return {
     kind,
     message: `${what}: its ${RATE_WORDS[p.metric]} is ${pct(p.value)} against ${pct(p.baseline)} elsewhere.`,

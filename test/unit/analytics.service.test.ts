@@ -317,6 +317,23 @@ describe("owner-wide reads", () => {
   });
 });
 
+describe("template niche patterns", () => {
+  it("names the best template niche, from the campaigns service's library", async () => {
+    const u = as("niche-owner");
+    const fitness: any = await broker.call("campaigns.createFromTemplate", { id: "fitness-meal-plan-bundle", platforms: ["reddit"] }, u);
+    const gaming: any = await broker.call("campaigns.createFromTemplate", { id: "gaming-exclusive-stream-access", platforms: ["reddit"] }, u);
+    const events = [
+      ...Array.from({ length: 50 }, () => ({ type: "click", campaignId: fitness.id, platform: "reddit" })),
+      ...Array.from({ length: 20 }, () => ({ type: "conversion", campaignId: fitness.id, platform: "reddit", value: 29.99 })),
+      ...Array.from({ length: 50 }, () => ({ type: "click", campaignId: gaming.id, platform: "reddit" })),
+      ...Array.from({ length: 2 }, () => ({ type: "conversion", campaignId: gaming.id, platform: "reddit", value: 19.99 })),
+    ];
+    await broker.call("analytics.trackBatch", { events }, u);
+    const { patterns } = await broker.call<any, any>("analytics.identifyPatterns", {}, u);
+    expect(patterns.find((p: any) => p.kind === "templateNiche")).toMatchObject({ key: "fitness", metric: "conversionRate", value: 0.4, sampleSize: 50, baseline: 0.04, baselineSampleSize: 50 });
+  });
+});
+
 describe("reports", () => {
   let id: string;
   beforeAll(async () => {
