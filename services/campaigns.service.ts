@@ -22,7 +22,7 @@ import {
   type Platform,
   type TemplateNiche,
 } from "./campaigns/schema";
-import { CAMPAIGN_SORTS, CampaignStore, SYSTEM, type Actor, type Campaign, type CampaignInput, type CampaignSort } from "./campaigns/store";
+import { CAMPAIGN_SORTS, CampaignStore, SYSTEM, type Actor, type Campaign, type CampaignInput, type CampaignSort, type SpendResult } from "./campaigns/store";
 import { fillTemplate, SYSTEM_TEMPLATES } from "./campaigns/templates";
 import "../lib/schema-types";
 
@@ -56,6 +56,7 @@ type Methods = {
   loadOr404(actor: Actor, id: string): Promise<Campaign>;
   lifecycle(ctx: Context, action: "pause" | "resume" | "complete" | "cancel", id: string, set?: Partial<Campaign>): Promise<Campaign>;
   afterLaunch(ctx: Context, result: CampaignLaunchResult): Promise<void>;
+  afterSpend(ctx: Context, result: SpendResult): Promise<void>;
   unschedule(campaignId: string): Promise<void>;
   recordTemplatePerformance(ctx: Context, campaign: Campaign): Promise<void>;
 };
@@ -312,10 +313,7 @@ const CampaignsService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
         const { id, amount, eventId } = ctx.params;
         const result = await this.store.recordSpend(requireUser(ctx), id, amount, eventId);
         if (!result) throw new NotFoundError("campaign", id);
-        await this.cleanCache(id);
-        if (result.pausedForBudget) ctx.emit("campaigns.campaign.paused", { campaign: result.campaign, reason: "budget_exhausted" });
-        if (result.pausedForBudget) ctx.emit("campaigns.budget.exhausted", { campaign: result.campaign });
-        if (result.crossedOverspend) ctx.emit("campaigns.budget.overspend", { campaign: result.campaign, ratio: result.campaign.spent / result.campaign.budget! });
+        await this.afterSpend(ctx, result);
         return { campaign: result.campaign, applied: result.applied };
       },
     },
@@ -441,13 +439,7 @@ const CampaignsService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
         const amount = ctx.params.amount ?? ctx.params.value;
         if (!ctx.params.campaignId || !amount || amount <= 0) return;
         const result = await self.store.recordSpend(SYSTEM, ctx.params.campaignId, amount, ctx.params.eventId);
-        if (!result?.applied) return;
-        await self.cleanCache(ctx.params.campaignId);
-        if (result.pausedForBudget) {
-          ctx.emit("campaigns.campaign.paused", { campaign: result.campaign, reason: "budget_exhausted" });
-          ctx.emit("campaigns.budget.exhausted", { campaign: result.campaign });
-        }
-        if (result.crossedOverspend) ctx.emit("campaigns.budget.overspend", { campaign: result.campaign, ratio: result.campaign.spent / result.campaign.budget! });
+        if (result?.applied) await self.afterSpend(ctx, result);
       },
     },
   },
@@ -474,6 +466,18 @@ const CampaignsService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
         await this.agenda.schedule("in 30 seconds", PUBLISH_RETRY_JOB, { campaignId: result.campaign.id });
       }
       ctx.emit("campaigns.campaign.launched", { campaign: result.campaign, outcomes: result.outcomes });
+    },
+
+    /** Cache and events after spend: the budget guard's pause and the overspend alarm each fire once. */
+    async afterSpend(ctx: Context, result: SpendResult) {
+      if (!result.applied) return;
+      const { campaign } = result;
+      await this.cleanCache(campaign.id);
+      if (result.pausedForBudget) {
+        ctx.emit("campaigns.campaign.paused", { campaign, reason: "budget_exhausted" });
+        ctx.emit("campaigns.budget.exhausted", { campaign });
+      }
+      if (result.crossedOverspend) ctx.emit("campaigns.budget.overspend", { campaign, ratio: campaign.spent / campaign.budget! });
     },
 
     async unschedule(campaignId: string) {
