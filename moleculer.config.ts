@@ -38,6 +38,7 @@ export function brokerOptions(config: Config): BrokerOptions {
       // Only infrastructure failures open the breaker, not a user's bad input.
       check: (err: Error) => isRetryable(err),
     },
+    // The memory cacher hands out the stored object itself (no clone per hit): cached results are read-only.
     cacher: config.redisUrl
       ? { type: "Redis", options: { prefix: "mktg", ttl: 60, redis: { url: config.redisUrl } as never } }
       : { type: "Memory", options: { ttl: 60, clone: false } },
