@@ -10,6 +10,7 @@ import { parseArgs } from "node:util";
 import type { ServiceSchema } from "moleculer";
 import { runtimeOf } from "../lib/runtime";
 import { as, createTestDatabase, startBroker } from "../test/helpers/env";
+import { waitFor } from "../test/helpers/process";
 
 const { values } = parseArgs({ options: { count: { type: "string", default: "500" }, spread: { type: "string", default: "10" } } });
 const count = Number(values.count);
@@ -34,14 +35,6 @@ function summary(name: string, lateness: number[]): string {
   return `${name.padEnd(52)} n=${s.length}  p50 ${percentile(s, 50).toFixed(0)} ms  p99 ${percentile(s, 99).toFixed(0)} ms  max ${s[s.length - 1].toFixed(0)} ms`;
 }
 
-async function waitUntil(done: () => Promise<boolean> | boolean, timeoutMs: number) {
-  const until = Date.now() + timeoutMs;
-  while (!(await done())) {
-    if (Date.now() > until) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
 async function main() {
   const db = await createTestDatabase();
   const broker = await startBroker({ databaseUrl: db.url, services: ["campaigns"], launchesPerMinute: 1_000_000 }, [publisher]);
@@ -59,7 +52,7 @@ async function main() {
       const due = new Date(start + (i * spreadMs) / count);
       await agenda.schedule(due, "bench.noop", { due: due.toISOString() });
     }
-    await waitUntil(() => bare.length >= count, spreadMs + 60_000);
+    await waitFor(async () => bare.length >= count, spreadMs + 60_000, 250);
 
     // Result: real campaigns through the service.
     const user = as("bench-owner");
@@ -78,7 +71,7 @@ async function main() {
       const page: any = await broker.call("campaigns.list", { status: ["scheduled"], limit: 1 }, user);
       return page.items.length === 0;
     };
-    await waitUntil(launched, spreadMs + 120_000);
+    await waitFor(launched, spreadMs + 120_000, 250);
     const lateness: number[] = [];
     let cursor: string | undefined;
     do {

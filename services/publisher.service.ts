@@ -5,6 +5,7 @@
 import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import type { Job } from "agenda";
 import { requireUser } from "../lib/access";
+import { isServiceAvailable } from "../lib/service-registry";
 import { NotFoundError, ServiceUnavailableError, TooManyRequestsError, UnprocessableError, type FieldProblem } from "../lib/errors";
 import { JobsMixin, StoreMixin } from "../lib/mixins";
 import { runtimeOf } from "../lib/runtime";
@@ -132,7 +133,7 @@ const PublisherService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
       async handler(ctx: Context<{ id: string }>) {
         const rows = await this.store.listForCampaign(requireUser(ctx), ctx.params.id);
         // No rows: either nothing was published yet or the campaign is not the caller's — ask campaigns (404).
-        if (!rows.length && this.broker.registry.hasService("campaigns", null as unknown as string)) await ctx.call("campaigns.get", { id: ctx.params.id }, { meta: ctx.meta });
+        if (!rows.length && isServiceAvailable(this.broker, "campaigns")) await ctx.call("campaigns.get", { id: ctx.params.id }, { meta: ctx.meta });
         return { campaignId: ctx.params.id, publications: rows.map(publicAttempt) };
       },
     },
