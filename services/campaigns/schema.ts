@@ -1,6 +1,6 @@
 /** Tables owned by the campaigns service. Only `services/campaigns/store.ts` queries them. */
 import { sql } from "drizzle-orm";
-import { boolean, doublePrecision, index, integer, jsonb, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+import { boolean, doublePrecision, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 
 export const CAMPAIGN_TYPES = ["ppv", "subscription", "promotion", "engagement", "retention"] as const;
 export const CAMPAIGN_STATUSES = ["draft", "scheduled", "active", "paused", "completed", "cancelled"] as const;
@@ -38,6 +38,8 @@ export const campaigns = pgTable(
     abTestId: text("ab_test_id"),
     templateId: text("template_id"),
     isTemplate: boolean("is_template").notNull().default(false),
+    /** Caller-chosen key making `create` idempotent per owner (automation steps use `run:step`). */
+    idempotencyKey: text("idempotency_key"),
     createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
     updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
   },
@@ -46,6 +48,7 @@ export const campaigns = pgTable(
     index("campaigns_team_idx").on(t.teamId),
     index("campaigns_status_idx").on(t.status),
     index("campaigns_scheduled_for_idx").on(t.scheduledFor),
+    uniqueIndex("campaigns_idempotency_idx").on(t.ownerId, t.idempotencyKey),
   ],
 );
 
