@@ -61,12 +61,18 @@ export default class MastodonPlugin extends HttpPlugin<MastodonPost> {
     return { state: "published", url: res.url };
   }
 
+  /** The account's statuses, newest first, 40 a page; `max_id` asks for those older than the last one seen. */
   async findExisting(post: MastodonPost, credentials: Credentials, ctx: PublishContext): Promise<PublishedPost | null> {
-    const statuses = await this.http<{ id: string; url: string; content: string; created_at: string }[]>(
-      { method: "GET", path: `/api/v1/accounts/${credentials.accountId}/statuses`, query: { limit: 40 } },
-      credentials,
+    type Status = { id: string; url: string; content: string; created_at: string };
+    const match = await this.findInListing<Status>(
+      async (maxId) => {
+        const page = await this.http<Status[]>({ method: "GET", path: `/api/v1/accounts/${credentials.accountId}/statuses`, query: { limit: 40, max_id: maxId } }, credentials);
+        return { items: page, next: page.length === 40 ? page[page.length - 1].id : undefined };
+      },
+      (s) => Date.parse(s.created_at),
+      ctx.since.getTime() - 60_000,
+      (s) => stripMarkup(s.content) === post.status,
     );
-    const match = statuses.find((s) => stripMarkup(s.content) === post.status && Date.parse(s.created_at) >= ctx.since.getTime() - 60_000);
     return match ? { externalId: match.id, url: match.url } : null;
   }
 }

@@ -124,12 +124,21 @@ export default class InstagramPlugin extends HttpPlugin<InstagramPost> {
     }
   }
 
+  /** The account's media, newest first, paged with the Graph API's `after` cursor. */
   async findExisting(post: InstagramPost, credentials: Credentials, ctx: PublishContext): Promise<PublishedPost | null> {
-    const { data } = await this.http<{ data: { id: string; caption?: string; timestamp: string; permalink?: string }[] }>(
-      { method: "GET", path: `/${credentials.igUserId}/media`, query: { fields: "id,caption,timestamp,permalink", limit: 50 } },
-      credentials,
+    type Media = { id: string; caption?: string; timestamp: string; permalink?: string };
+    const match = await this.findInListing<Media>(
+      async (after) => {
+        const res = await this.http<{ data: Media[]; paging?: { cursors?: { after?: string }; next?: string } }>(
+          { method: "GET", path: `/${credentials.igUserId}/media`, query: { fields: "id,caption,timestamp,permalink", limit: 50, after } },
+          credentials,
+        );
+        return { items: res.data, next: res.paging?.next ? res.paging.cursors?.after : undefined };
+      },
+      (m) => Date.parse(m.timestamp),
+      ctx.since.getTime() - CLOCK_SKEW_MS,
+      (m) => m.caption === post.caption,
     );
-    const match = data.find((m) => m.caption === post.caption && Date.parse(m.timestamp) >= ctx.since.getTime() - CLOCK_SKEW_MS);
     return match ? { externalId: match.id, url: match.permalink } : null;
   }
 

@@ -124,14 +124,19 @@ export default class RedditPlugin extends HttpPlugin<RedditPost> {
     return { state: "published", url: `https://www.reddit.com${thing.data.permalink}` };
   }
 
+  /** The account's submissions, newest first, 100 a page (Reddit's most), paged with `after`. */
   async findExisting(post: RedditPost, credentials: Credentials, ctx: PublishContext): Promise<PublishedPost | null> {
-    const res = await this.http<{ data: { children: Thing[] } }>(
-      { method: "GET", path: `/user/${encodeURIComponent(credentials.username)}/submitted`, query: { sort: "new", limit: 25 } },
-      credentials,
-    );
-    const since = ctx.since.getTime() - CLOCK_SKEW_MS;
-    const match = res.data.children.find(
-      (t) => t.data.title === post.title && t.data.subreddit.toLowerCase() === post.sr.toLowerCase() && t.data.created_utc * 1000 >= since,
+    const match = await this.findInListing<Thing>(
+      async (after) => {
+        const res = await this.http<{ data: { children: Thing[]; after?: string | null } }>(
+          { method: "GET", path: `/user/${encodeURIComponent(credentials.username)}/submitted`, query: { sort: "new", limit: 100, after } },
+          credentials,
+        );
+        return { items: res.data.children, next: res.data.after ?? undefined };
+      },
+      (t) => t.data.created_utc * 1000,
+      ctx.since.getTime() - CLOCK_SKEW_MS,
+      (t) => t.data.title === post.title && t.data.subreddit.toLowerCase() === post.sr.toLowerCase(),
     );
     return match ? { externalId: match.data.name, url: `https://www.reddit.com${match.data.permalink}` } : null;
   }

@@ -65,6 +65,15 @@ export class Semaphore {
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** Most listing pages one `findExisting` reads before its answer counts as inconclusive. */
+export const MAX_LOOKUP_PAGES = 20;
+
+/** One page of a newest-first listing, and the cursor of the next page (absent on the last). */
+export interface ListingPage<T> {
+  items: T[];
+  next?: string;
+}
+
 /** Connection errors that prove the request never reached the platform: safe to retry as is. */
 const NOT_SENT_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "UND_ERR_CONNECT_TIMEOUT", "EHOSTUNREACH"]);
 
@@ -165,6 +174,30 @@ export abstract class HttpPlugin<P> implements PublishingPlugin<P> {
       }
     });
     return problems;
+  }
+
+  /**
+   * Looks for a post in a newest-first listing of the account, page by page, until `match` finds it, a
+   * page reaches posts created before `sinceMs` (no later page can hold it), or the listing ends. Reading
+   * only the first page would miss a post once the account made a page's worth of others since, and the
+   * publisher would post it again. A listing that still has newer posts after MAX_LOOKUP_PAGES pages is an
+   * unknown outcome, never a "not found".
+   */
+  protected async findInListing<T>(
+    page: (cursor: string | undefined) => Promise<ListingPage<T>>,
+    createdAtMs: (item: T) => number,
+    sinceMs: number,
+    match: (item: T) => boolean,
+  ): Promise<T | null> {
+    let cursor: string | undefined;
+    for (let i = 0; i < MAX_LOOKUP_PAGES; i++) {
+      const { items, next } = await page(cursor);
+      const found = items.find((item) => createdAtMs(item) >= sinceMs && match(item));
+      if (found) return found;
+      if (!next || !items.length || items.some((item) => createdAtMs(item) < sinceMs)) return null;
+      cursor = next;
+    }
+    throw new UnknownOutcomeError(`${this.id}: the lookup read ${MAX_LOOKUP_PAGES} pages of posts without reaching the first try's time`);
   }
 
   /** Polls `check` until it returns a value, at most `maxPolls` times; undefined when it never did. */

@@ -139,13 +139,21 @@ export default class TikTokPlugin extends HttpPlugin<TikTokPost> {
     return { state: "processing" };
   }
 
+  /** The account's videos, newest first, 20 a page; `cursor` (ms) asks for those created before it. */
   async findExisting(post: TikTokPost, credentials: Credentials, ctx: PublishContext): Promise<PublishedPost | null> {
-    const list = await this.call<{ videos: { id: string; title?: string; create_time: number; share_url?: string }[] }>(
-      { method: "POST", path: "/v2/video/list/", query: { fields: "id,title,create_time,share_url" }, json: { max_count: 20 } },
-      credentials,
+    type Video = { id: string; title?: string; create_time: number; share_url?: string };
+    const match = await this.findInListing<Video>(
+      async (cursor) => {
+        const list = await this.call<{ videos: Video[]; cursor?: number; has_more?: boolean }>(
+          { method: "POST", path: "/v2/video/list/", query: { fields: "id,title,create_time,share_url" }, json: { max_count: 20, cursor: cursor === undefined ? undefined : Number(cursor) } },
+          credentials,
+        );
+        return { items: list.videos ?? [], next: list.has_more && list.cursor ? String(list.cursor) : undefined };
+      },
+      (v) => v.create_time * 1000,
+      ctx.since.getTime() - CLOCK_SKEW_MS,
+      (v) => v.title === post.post_info.title,
     );
-    const since = ctx.since.getTime() - CLOCK_SKEW_MS;
-    const match = list.videos.find((v) => v.title === post.post_info.title && v.create_time * 1000 >= since);
     return match ? { externalId: match.id, url: match.share_url } : null;
   }
 

@@ -25,6 +25,9 @@ const graphError = (status: number, code: number, message: string, extra: object
   body: { error: { message, type: "OAuthException", code, fbtrace_id: "AbCdEf123", ...extra } },
 });
 
+/** Graph API cursors are opaque strings. */
+const cursorOf = (id: string) => Buffer.from(`ig:${id}`).toString("base64url");
+
 export class FakeInstagram extends FakeServer {
   readonly posts: FakeInstagramMedia[] = [];
   readonly containers = new Map<string, Container>();
@@ -64,16 +67,20 @@ export class FakeInstagram extends FakeServer {
         {
           method: "GET",
           pattern: /^\/(\d+)\/media$/,
-          handle: (req) => ({
-            body: {
-              data: this.posts
-                .filter((p) => p.igUserId === req.params[0])
-                .slice()
-                .reverse()
-                .slice(0, Number(req.query.get("limit") ?? 25))
-                .map(({ id, caption, timestamp, permalink }) => ({ id, caption, timestamp, permalink })),
-            },
-          }),
+          // Newest first, `limit` (default 25, at most 100) per page; `after` is the previous page's cursor,
+          // and `paging.next` is there only when another page exists.
+          handle: (req) => {
+            const mine = this.posts.filter((p) => p.igUserId === req.params[0]).reverse();
+            const after = req.query.get("after");
+            const start = after ? mine.findIndex((p) => cursorOf(p.id) === after) + 1 : 0;
+            const limit = Math.min(100, Math.max(1, Number(req.query.get("limit") ?? 25)));
+            const page = after && start === 0 ? [] : mine.slice(start, start + limit);
+            const data = page.map(({ id, caption, timestamp, permalink }) => ({ id, caption, timestamp, permalink }));
+            if (!page.length) return { body: { data } };
+            const paging: Record<string, unknown> = { cursors: { before: cursorOf(page[0].id), after: cursorOf(page.at(-1)!.id) } };
+            if (start + limit < mine.length) paging.next = `${this.url}${req.path}?limit=${limit}&after=${cursorOf(page.at(-1)!.id)}`;
+            return { body: { data, paging } };
+          },
         },
         {
           method: "POST",

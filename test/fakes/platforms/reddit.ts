@@ -58,7 +58,16 @@ export class FakeReddit extends FakeServer {
         {
           method: "GET",
           pattern: /^\/user\/([^/]+)\/submitted$/,
-          handle: (req) => ({ body: listing(this.posts.filter((p) => p.author === req.params[0]).slice().reverse().slice(0, Number(req.query.get("limit") ?? 25))) }),
+          // Newest first, `limit` (default 25, at most 100) per page; `after` is the fullname the previous page ended on.
+          handle: (req) => {
+            const mine = this.posts.filter((p) => p.author === req.params[0]).reverse();
+            const after = req.query.get("after");
+            const start = after ? mine.findIndex((p) => p.name === after) + 1 : 0;
+            if (after && start === 0) return { body: listing([]) };
+            const limit = Math.min(100, Math.max(1, Number(req.query.get("limit") ?? 25)));
+            const page = mine.slice(start, start + limit);
+            return { body: listing(page, start + limit < mine.length ? page.at(-1)!.name : null) };
+          },
         },
         {
           method: "GET",
@@ -75,11 +84,11 @@ export class FakeReddit extends FakeServer {
   }
 }
 
-function listing(posts: FakeRedditPost[]) {
+function listing(posts: FakeRedditPost[], after: string | null = null) {
   return {
     kind: "Listing",
     data: {
-      after: null,
+      after,
       before: null,
       children: posts.map((p) => ({
         kind: "t3",

@@ -8,6 +8,8 @@ export interface FakeTikTokPost {
   privacyLevel: string;
   mediaType: "VIDEO" | "PHOTO";
   createTime: number;
+  /** Creation time in ms, strictly increasing: the list cursor pages by it. */
+  createdMs: number;
   token: string;
   statusFetches: number;
 }
@@ -27,7 +29,8 @@ export class FakeTikTok extends FakeServer {
       if (Array.from(String(info.title ?? "")).length > (mediaType === "VIDEO" ? 2200 : 90)) return fail(400, "invalid_params", "title is too long");
       const src = req.body.source_info ?? {};
       if (src.source !== "PULL_FROM_URL" || (mediaType === "VIDEO" ? !src.video_url : !src.photo_images?.length)) return fail(400, "invalid_params", "source_info is invalid");
-      const post = { publishId: `v_pub_url~v2-1.${fakeId()}`, postId: fakeId(), title: info.title ?? "", privacyLevel: info.privacy_level, mediaType, createTime: Math.floor(Date.now() / 1000), token: req.token ?? "", statusFetches: 0 };
+      const createdMs = Math.max(Date.now(), (this.posts.at(-1)?.createdMs ?? 0) + 1);
+      const post = { publishId: `v_pub_url~v2-1.${fakeId()}`, postId: fakeId(), title: info.title ?? "", privacyLevel: info.privacy_level, mediaType, createTime: Math.floor(createdMs / 1000), createdMs, token: req.token ?? "", statusFetches: 0 };
       this.posts.push(post);
       return ok({ publish_id: post.publishId });
     };
@@ -49,15 +52,14 @@ export class FakeTikTok extends FakeServer {
         {
           method: "POST",
           pattern: /^\/v2\/video\/list\/$/,
+          // Newest first, `max_count` (1–20) per page; `cursor` (ms) asks for videos created before it.
           handle: (req) => {
-            const max = Number(req.body.max_count ?? 20);
-            const videos = this.posts
-              .filter((p) => p.token === req.token)
-              .slice()
-              .reverse()
-              .slice(0, max)
-              .map((p) => ({ id: p.postId, title: p.title, create_time: p.createTime, share_url: `https://www.tiktok.com/@creator/video/${p.postId}` }));
-            return ok({ videos, cursor: 0, has_more: false });
+            const max = Math.min(20, Math.max(1, Number(req.body.max_count ?? 10)));
+            const cursor = req.body.cursor === undefined ? Infinity : Number(req.body.cursor);
+            const older = this.posts.filter((p) => p.token === req.token && p.createdMs < cursor).reverse();
+            const page = older.slice(0, max);
+            const videos = page.map((p) => ({ id: p.postId, title: p.title, create_time: p.createTime, share_url: `https://www.tiktok.com/@creator/video/${p.postId}` }));
+            return ok({ videos, cursor: page.at(-1)?.createdMs ?? 0, has_more: older.length > max });
           },
         },
       ],
