@@ -4,18 +4,23 @@
  */
 import os from "node:os";
 import type { BrokerOptions } from "moleculer";
-import { AccessMiddleware } from "./lib/access";
-import { DataErrorMiddleware } from "./lib/data-errors";
+import { cacheKey } from "./lib/cache-keys";
 import type { Config } from "./lib/config";
-import { ErrorRegenerator, isRetryable } from "./lib/errors";
+import { ErrorRegenerator, isRetryable, isSafeToRetry } from "./lib/errors";
 import { InProcessPrometheusReporter } from "./lib/metrics";
+import { middlewareOptions } from "./lib/middlewares";
+import { NatsTransporter } from "./lib/nats-transporter";
 import { ApiValidator } from "./lib/validator";
 
 export function brokerOptions(config: Config): BrokerOptions {
   return {
     namespace: config.namespace,
     nodeID: config.nodeId ?? `${os.hostname()}-${process.pid}`,
-    transporter: config.natsUrl ? { type: "NATS", options: { url: config.natsUrl, maxReconnectAttempts: -1 } } : undefined,
+    // Reconnects forever, every second (plus jitter) while NATS is away; a silent server (no FIN, e.g. a network
+    // partition) is noticed after two missed pings 10 s apart. Connection state: lib/nats-transporter.ts.
+    transporter: config.natsUrl
+      ? new NatsTransporter({ url: config.natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 1_000, pingInterval: 10_000, maxPingOut: 2 })
+      : undefined,
     serializer: "JSON",
     logger: { type: "Console", options: { level: config.logLevel, formatter: "short", colors: process.stdout.isTTY } },
     logLevel: config.logLevel,
@@ -26,8 +31,8 @@ export function brokerOptions(config: Config): BrokerOptions {
       delay: 100,
       maxDelay: 1_000,
       factor: 2,
-      // Client errors (4xx) are never retried; only errors marked retryable.
-      check: (err: Error) => isRetryable(err),
+      // Client errors (4xx) are never retried; only errors marked retryable, and not timeouts (lib/errors.ts).
+      check: (err: Error) => isSafeToRetry(err),
     },
     circuitBreaker: {
       enabled: true,
@@ -39,9 +44,10 @@ export function brokerOptions(config: Config): BrokerOptions {
       check: (err: Error) => isRetryable(err),
     },
     // The memory cacher hands out the stored object itself (no clone per hit): cached results are read-only.
+    // Keys: lib/cache-keys.ts (unambiguous, and in the shape the services' cleaning patterns expect).
     cacher: config.redisUrl
-      ? { type: "Redis", options: { prefix: "mktg", ttl: 60, redis: { url: config.redisUrl } as never } }
-      : { type: "Memory", options: { ttl: 60, clone: false } },
+      ? { type: "Redis", options: { prefix: "mktg", ttl: 60, keygen: cacheKey as never, redis: { url: config.redisUrl } as never } }
+      : { type: "Memory", options: { ttl: 60, clone: false, keygen: cacheKey as never } },
     validator: new ApiValidator() as never,
     errorRegenerator: new ErrorRegenerator(),
     metrics: {
@@ -49,7 +55,9 @@ export function brokerOptions(config: Config): BrokerOptions {
       // The REST gateway serves these at /metrics; no extra HTTP server per node.
       reporter: [new InProcessPrometheusReporter() as never],
     },
-    middlewares: [AccessMiddleware, DataErrorMiddleware],
+    // Access and data-error middlewares, and Moleculer's own with the Cacher innermost: a cached answer
+    // only goes to a call that passed validation and the access check (see lib/middlewares.ts).
+    ...middlewareOptions(),
     // Shutdown waits for in-flight requests; the broker installs its own SIGINT/SIGTERM handlers.
     tracking: { enabled: true, shutdownTimeout: 10_000 },
     contextParamsCloning: false,

@@ -2,8 +2,9 @@
  * Workflow step throughput with durable state, beside raw Agenda job throughput, on one fresh database:
  *   baseline: N no-op Agenda jobs scheduled for now, timed until all completed (one job per step is what
  *             a job-per-step engine would pay);
- *   result:   runs of S instant steps (fan-less `check_engagement` steps: expression evaluation, one UPDATE
- *             recording the step and cursor each) started through `automation.execute`, C runs at a time.
+ *   result:   runs of S instant steps (fan-less `check_engagement` steps: expression evaluation and a step
+ *             record each; side-effect-free steps are written with the run's next durable write, here the
+ *             final one) started through `automation.execute`, C runs at a time.
  * Usage: npx tsx bench/automation.ts [--runs 300] [--steps 10] [--concurrency 20] [--jobs 1000]
  */
 import os from "node:os";
@@ -33,7 +34,7 @@ async function main() {
       if (++done === JOBS) finished();
     }, { concurrency: 50 });
     const t0 = performance.now();
-    for (let i = 0; i < JOBS; i += 100) await Promise.all(Array.from({ length: Math.min(100, JOBS - i) }, () => agenda.now("bench.noop", {})));
+    for (let i = 0; i < JOBS; i += 20) await Promise.all(Array.from({ length: Math.min(20, JOBS - i) }, () => agenda.now("bench.noop", {})));
     await all;
     const agendaSecs = (performance.now() - t0) / 1000;
     console.log(`baseline  raw Agenda jobs:        ${(JOBS / agendaSecs).toFixed(0).padStart(6)} jobs/s  (${JOBS} in ${agendaSecs.toFixed(2)} s)`);

@@ -1,5 +1,6 @@
 /**
- * Prints a bearer token for a running server: `npm run token -- --user u1 [--team t1 --role editor]`.
+ * Prints a bearer token for a running server: `npm run token -- --user u1 [--team t1] [--role editor]`.
+ * With `--team`, the role is the one stored in the team's membership; `--role` only counts for personal tokens.
  * Signs with JWT_SECRET, or with the dev secret an embedded server keeps in DATA_DIR. The token is the
  * last line printed.
  */

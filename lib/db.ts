@@ -54,6 +54,10 @@ async function openPostgres(url: string, max: number): Promise<Database> {
   const pool = new Pool({ connectionString: url, max, connectionTimeoutMillis: 5_000 });
   // An idle client losing its server must not crash the process; the next query reconnects.
   pool.on("error", () => undefined);
+  // Nor a checked-out one (a transaction between statements, or the error that follows a failed query when
+  // the socket closes): the pool only listens on idle clients, and an 'error' event nobody listens to
+  // throws. The statements in flight get the error themselves; the broken client is dropped on release.
+  pool.on("connect", (client) => client.on("error", () => undefined));
   try {
     await applyMigrations(pool);
   } catch (err) {

@@ -59,15 +59,34 @@ export function isRetryable(err: unknown): boolean {
 }
 
 /**
+ * The broker's retry policy: retryable, but not a timeout. After a timeout the remote node may still be
+ * doing the work (a retry could do it twice) and the caller's time is spent: each retry would get a whole
+ * new timeout, so a REST request waited up to four timeouts while NATS was down.
+ */
+export function isSafeToRetry(err: unknown): boolean {
+  return isRetryable(err) && !(err instanceof Errors.RequestTimeoutError);
+}
+
+/** Connection exceptions (SQLSTATE class 08), the server shutting down or starting up (57P01-57P03), socket errors. */
+const DB_UNREACHABLE_CODES = ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "57P01", "57P02", "57P03", "08006", "08001", "08003", "08004"];
+/** node-postgres' own messages for a lost or refused connection (anchored: server messages may quote values). */
+const DB_UNREACHABLE_MESSAGE = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/;
+
+/**
  * Database errors that mean "the server is not there right now" become a retryable 503 instead of a 500,
- * so gateways answer clearly and the retry policy may try again.
+ * so gateways answer clearly and the retry policy may try again. Drizzle wraps the driver's error in a
+ * DrizzleQueryError ("Failed query: …") whose `cause` holds the code, so the whole cause chain is looked at.
  */
 export function fromDatabaseError(err: unknown): unknown {
-  const code = (err as { code?: string })?.code;
-  const unreachable = ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "57P01", "57P02", "57P03", "08006", "08001", "08003"];
-  if (code && unreachable.includes(code)) return new ServiceUnavailableError("The database is unavailable", { code });
-  if (err instanceof Error && /Connection terminated|timeout exceeded when trying to connect/i.test(err.message)) {
-    return new ServiceUnavailableError("The database is unavailable");
+  if (err instanceof Errors.MoleculerError) return err;
+  for (let e = err as { code?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (typeof e.code === "string" && DB_UNREACHABLE_CODES.includes(e.code)) {
+      return new ServiceUnavailableError("The database is unavailable", { code: e.code });
+    }
+    // Only the innermost error's message: a wrapper's message quotes the query and its parameters.
+    if (!e.cause && typeof e.message === "string" && DB_UNREACHABLE_MESSAGE.test(e.message)) {
+      return new ServiceUnavailableError("The database is unavailable");
+    }
   }
   return err;
 }

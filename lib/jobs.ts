@@ -4,24 +4,36 @@
  * Services define their jobs before the broker starts; handlers must be idempotent (a job may run twice).
  */
 import { Agenda, InMemoryNotificationChannel } from "agenda";
-import { PostgresBackend } from "@agendajs/postgres-backend";
+import { PostgresBackend, PostgresNotificationChannel } from "@agendajs/postgres-backend";
 import type { Database } from "./db";
 
 export interface JobsOptions {
   processEvery: string;
   name?: string;
+  /** Where database errors of the job loop and of LISTEN go while the server is away (they are retried). */
+  onError?: (err: unknown) => void;
 }
 
 export function createAgenda(database: Database, opts: JobsOptions): Agenda {
   const embedded = database.kind === "pglite";
-  const backend = new PostgresBackend({ pool: database.pool, disableNotifications: embedded });
+  const onError = opts.onError ?? (() => undefined);
+  // Our own LISTEN channel instead of the backend's: the backend's gives up reconnecting after 10 tries
+  // (about a minute and a half) and has no 'error' listener, so the server restarting (57P01 on the
+  // listening connection) was an unhandled 'error' event that killed the process.
+  const channel = embedded
+    ? new InMemoryNotificationChannel()
+    : new PostgresNotificationChannel({ pool: database.pool, reconnect: { enabled: true, maxAttempts: Number.POSITIVE_INFINITY, maxDelayMs: 5_000 } });
+  channel.on("error", onError);
+  const backend = new PostgresBackend({ pool: database.pool, disableNotifications: true });
   const agenda = new Agenda({
     backend,
     name: opts.name,
     processEvery: opts.processEvery,
     defaultLockLifetime: 60_000,
-    ...(embedded ? { notificationChannel: new InMemoryNotificationChannel() } : {}),
+    notificationChannel: channel,
   });
+  // The job loop reports a failed poll here and polls again on its next tick.
+  agenda.on("error", onError);
   trackRunningJobs(agenda);
   return agenda;
 }

@@ -1,5 +1,6 @@
 /**
- * Resources one broker's services share: configuration, the database, Agenda and the JWT secret.
+ * Resources one broker's services share: configuration, the database, Agenda, the JWT secret and the
+ * gateways' rate limiter.
  * They open lazily (a gateway-only node never opens a database) and close when the broker stops.
  */
 import type { ServiceBroker } from "moleculer";
@@ -8,6 +9,7 @@ import { resolveJwtSecret } from "./auth";
 import type { Config } from "./config";
 import { openDatabase, type Database } from "./db";
 import { createAgenda, stopAgenda } from "./jobs";
+import { createRateLimiter, type RateLimiter } from "./rate-limit";
 
 export interface Runtime {
   config: Config;
@@ -16,6 +18,8 @@ export interface Runtime {
   agenda(): Promise<Agenda>;
   startJobs(): Promise<void>;
   jwtSecret(): string;
+  /** The per-user request budget both gateways charge (lib/rate-limit.ts); undefined when it is off. */
+  rateLimiter(): RateLimiter | undefined;
   close(): Promise<void>;
 }
 
@@ -26,6 +30,7 @@ export function attachRuntime(broker: ServiceBroker, config: Config): Runtime {
   let agenda: Promise<Agenda> | undefined;
   let jobsStarted: Promise<void> | undefined;
   let secret: string | undefined;
+  let limiter: { value: RateLimiter | undefined } | undefined;
 
   const runtime: Runtime = {
     config,
@@ -34,7 +39,11 @@ export function attachRuntime(broker: ServiceBroker, config: Config): Runtime {
       return database;
     },
     agenda() {
-      agenda ??= runtime.database().then((db) => createAgenda(db, { processEvery: config.jobsProcessEvery, name: broker.nodeID }));
+      agenda ??= runtime.database().then((db) => {
+        const logger = broker.getLogger("jobs");
+        const onError = (err: unknown) => logger.warn(`Jobs: ${(err as Error)?.message ?? String(err)} (retried)`);
+        return createAgenda(db, { processEvery: config.jobsProcessEvery, name: broker.nodeID, onError });
+      });
       return agenda;
     },
     startJobs() {
@@ -45,9 +54,23 @@ export function attachRuntime(broker: ServiceBroker, config: Config): Runtime {
       secret ??= resolveJwtSecret(config).secret;
       return secret;
     },
+    rateLimiter() {
+      limiter ??= {
+        value: createRateLimiter({
+          limit: config.rateLimitPerMinute,
+          windowMs: config.rateLimitWindowMs,
+          redisUrl: config.redisUrl,
+          namespace: config.namespace,
+          logger: broker.getLogger("rate-limit"),
+        }),
+      };
+      return limiter.value;
+    },
     async close() {
       if (jobsStarted) await stopAgenda(await agenda!, 5_000);
       if (database) await (await database).close();
+      await limiter?.value?.close();
+      limiter = undefined;
       agenda = undefined;
       database = undefined;
       jobsStarted = undefined;

@@ -7,8 +7,8 @@
  */
 import { parseArgs } from "node:util";
 import { CloudWatchClient, PutDashboardCommand, PutMetricAlarmCommand } from "@aws-sdk/client-cloudwatch";
+import { loadMetricsConfig } from "../lib/config";
 import { alarmDefinitions } from "../services/metrics/alarms";
-import { loadMetricsConfig } from "../services/metrics/config";
 import { dashboardDefinition } from "../services/metrics/dashboard";
 
 /** What a dry run shows when no namespace/region is configured yet. */

@@ -6,6 +6,7 @@
 import crypto from "node:crypto";
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { requireUser } from "../lib/access";
+import { auditOf, systemAudit, systemMeta } from "./audit/context";
 import type { AuthUser } from "../lib/auth";
 import { ConflictError, NotFoundError } from "../lib/errors";
 import { JobsMixin, StoreMixin } from "../lib/mixins";
@@ -88,7 +89,7 @@ type Methods = {
   analyse(test: ABTestWithVariants): Analysis;
   startTest(ctx: Context, campaignId: string, design: DesignInput): Promise<ABTestWithVariants>;
   applyWinner(ctx: Context, user: AuthUser, id: string): Promise<ReturnType<typeof present> & { analysis: Analysis }>;
-  rebalance(user: AuthUser, id: string, seed: number): Promise<ABTestWithVariants>;
+  rebalance(ctx: Context | null, user: AuthUser, id: string, seed: number): Promise<ABTestWithVariants>;
   hourlyCheck(): Promise<void>;
   countAnalyticsEvent(payload: unknown): Promise<void>;
 };
@@ -154,7 +155,7 @@ const ABTestsService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
         if (analysis.conclusion === "insufficient_data" || analysis.conclusion === "invalid_data") {
           throw new ConflictError(`Cannot determine a winner yet: ${analysis.message}`, { missing: analysis.missing, problems: analysis.problems }, "AB_TEST_NOT_READY");
         }
-        await this.store.recordAnalysis(user, test.id, analysis.srm?.mismatch ?? false);
+        await this.store.recordAnalysis(user, test.id, analysis.srm?.mismatch ?? false, auditOf(ctx));
         return { testId: test.id, status: test.status, ...analysis };
       },
     },
@@ -203,7 +204,7 @@ const ABTestsService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
       openapi: { summary: "Re-weight a bandit test's split now by Thompson sampling (the hourly job does this too)", tags: TAGS },
       async handler(ctx: Context<{ id: string; seed?: number }>) {
         const seed = ctx.params.seed ?? crypto.randomInt(2 ** 32 - 1);
-        return present(await this.rebalance(requireUser(ctx), ctx.params.id, seed));
+        return present(await this.rebalance(ctx, requireUser(ctx), ctx.params.id, seed));
       },
     },
 
@@ -255,12 +256,13 @@ const ABTestsService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
       const variants = variantsWithShares(design.variants, design.trafficSplit);
       const campaign = (await ctx.call("campaigns.get", { id: campaignId }, { meta: ctx.meta })) as { id: string; name: string };
       const { variants: _variants, trafficSplit: _split, name, ...config } = design;
-      const test = await this.store.create(user, { ...config, campaignId, name: name ?? `${campaign.name} A/B test`, variants });
+      const audit = auditOf(ctx);
+      const test = await this.store.create(user, { ...config, campaignId, name: name ?? `${campaign.name} A/B test`, variants }, audit);
       try {
         await ctx.call("campaigns.update", { id: campaignId, isABTest: true }, { meta: ctx.meta });
       } catch (err) {
         // The test must not outlive a campaign that could not be marked (e.g. deleted meanwhile).
-        await this.store.remove(user, test.id);
+        await this.store.remove(user, test.id, audit);
         throw err;
       }
       ctx.emit("campaigns.abtest.created", { testId: test.id, campaignId, ownerId: test.ownerId, mode: test.mode, metric: test.metric });
@@ -281,7 +283,7 @@ const ABTestsService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
       // Campaign first: if completing then loses a race, the campaign got the same content twice (harmless);
       // the other order could leave a completed test whose winner never reached the campaign.
       await ctx.call("campaigns.update", { id: test.campaignId, content: winner.content }, { meta });
-      const completed = await this.store.complete(user, test.id, winner.id, analysis.winner.significance);
+      const completed = await this.store.complete(user, test.id, winner.id, analysis.winner.significance, auditOf(ctx));
       if (!completed) throw new ConflictError("The A/B test was completed meanwhile", { id: test.id }, "AB_TEST_NOT_RUNNING");
       ctx.emit("campaigns.abtest.completed", {
         testId: test.id,
@@ -294,12 +296,13 @@ const ABTestsService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
       return { ...present({ ...completed, variants: test.variants }), analysis };
     },
 
-    async rebalance(user, testId, seed) {
+    async rebalance(ctx, user, testId, seed) {
       const test = await this.loadTest(user, testId);
       if (test.mode !== "bandit") throw new ConflictError("Only bandit tests are re-weighted", { mode: test.mode }, "AB_TEST_NOT_BANDIT");
       if (test.status !== "running") throw new ConflictError(`The A/B test is ${test.status}`, { status: test.status }, "AB_TEST_NOT_RUNNING");
       const split = thompsonSplit(posteriors(test), { seed });
-      await this.store.setWeights(user, test.id, Object.fromEntries(test.variants.map((v, i) => [v.id, split[i]])));
+      const audit = ctx ? auditOf(ctx) : systemAudit("abtests.rebalance");
+      await this.store.setWeights(user, test.id, Object.fromEntries(test.variants.map((v, i) => [v.id, split[i]])), audit);
       return this.loadTest(user, test.id);
     },
 
@@ -312,11 +315,11 @@ const ABTestsService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
       for (const row of await this.store.listDueForHourlyCheck()) {
         const user = ownerOf(row);
         try {
-          if (row.mode === "bandit") await this.rebalance(user, row.id, crypto.randomInt(2 ** 32 - 1));
+          if (row.mode === "bandit") await this.rebalance(null, user, row.id, crypto.randomInt(2 ** 32 - 1));
           if (row.autoApply) {
             const test = await this.loadTest(user, row.id);
             if (test.status === "running" && this.analyse(test).winner) {
-              await this.broker.call("abtests.apply", { id: row.id }, { meta: { user } });
+              await this.broker.call("abtests.apply", { id: row.id }, { meta: systemMeta(user) });
             }
           }
         } catch (err) {

@@ -130,7 +130,8 @@ const AnalyticsService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
         assertNotFuture([ctx.params], new Date(), () => "");
         const campaign = await this.campaignFor(ctx, ctx.params.campaignId);
         const result = await this.ingest(ctx, [ctx.params], new Map([[campaign.id, campaign]]));
-        Object.assign(ctx.meta, { $statusCode: result.new ? 201 : 200 });
+        // The event itself has no resource of its own; it shows in the campaign's metrics.
+        if (result.new) Object.assign(ctx.meta, { $statusCode: 201, $location: `/api/campaigns/${campaign.id}/metrics` });
         return { eventId: result.eventIds[0], duplicate: result.duplicates === 1 };
       },
     },

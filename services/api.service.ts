@@ -5,14 +5,17 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Context, ServiceSchema } from "moleculer";
 import ApiGateway, { type ApiSettingsSchema } from "moleculer-web";
-import { bearerFrom, verifyToken, type AuthUser } from "../lib/auth";
+import { bearerFrom, type AuthUser } from "../lib/auth";
+import { Authenticator } from "../lib/authenticator";
 import { UnauthorizedError } from "../lib/errors";
 import { assertJsonObject, assertSafeJson } from "../lib/json-guard";
 import { prometheusText } from "../lib/metrics";
 import { buildOpenApi } from "../lib/openapi";
+import { clientKey, userKey, type RateLimiter } from "../lib/rate-limit";
 import { runtimeOf } from "../lib/runtime";
-import { TokenCache } from "../lib/token-cache";
 import { toHttpError } from "./api/errors";
+import { idempotencyKeyFromHeader } from "./api/idempotency";
+import { chargeRequest } from "./api/rate-limit";
 
 type Req = IncomingMessage & { body?: unknown; $ctx?: Context };
 type Res = ServerResponse;
@@ -64,7 +67,17 @@ const ApiService: ServiceSchema<ApiSettingsSchema> = {
         mappingPolicy: "restrict",
         mergeParams: true,
         bodyParsers: { json: { strict: false, limit: "1mb" } },
+        onBeforeCall(_ctx: Context, _route: unknown, req: Req) {
+          idempotencyKeyFromHeader(req);
+        },
         use: [
+          // moleculer-web resolves an OPTIONS request to the GET alias of its path and would run it; there is
+          // no CORS here, so OPTIONS only says which methods the API has.
+          function answerOptions(req: Req, res: Res, next: (err?: unknown) => void) {
+            if (req.method !== "OPTIONS") return next();
+            res.writeHead(204, { Allow: "GET, POST, PUT, PATCH, DELETE" });
+            res.end();
+          },
           function guardBody(req: Req, _res: Res, next: (err?: unknown) => void) {
             try {
               assertJsonObject(req.body);
@@ -90,7 +103,9 @@ const ApiService: ServiceSchema<ApiSettingsSchema> = {
 
   actions: {
     // The gateway's own entry action authenticates per route itself; the alias listing stays internal.
-    rest: { permission: false },
+    // It is never retried: a retry re-ran the whole route on a request moleculer-web had already consumed
+    // and rewritten (404 "Not found"), and the calls it makes are retried on their own within its timeout.
+    rest: { permission: false, retryPolicy: { enabled: false } },
     listAliases: { permission: false, visibility: "protected", rest: null },
   },
 
@@ -115,13 +130,24 @@ const ApiService: ServiceSchema<ApiSettingsSchema> = {
       return body;
     },
 
-    async authenticate(ctx: Context, _route: unknown, req: Req): Promise<AuthUser> {
-      const token = bearerFrom(req.headers.authorization);
-      if (!token) throw new UnauthorizedError();
-      const cached = this.tokens.get(token);
-      if (cached) return cached;
-      const user = await verifyToken(runtimeOf(this.broker).jwtSecret(), token);
-      this.tokens.set(token, user);
+    /**
+     * Authenticates, then charges the user's request budget (shared with the gRPC gateway). moleculer-web's
+     * own `rateLimit` runs before authentication, where the user is not known yet, so it is not used.
+     */
+    async authenticate(ctx: Context, _route: unknown, req: Req, res: Res): Promise<AuthUser> {
+      const limiter = this.rateLimiter as RateLimiter | undefined;
+      let user: AuthUser;
+      try {
+        const token = bearerFrom(req.headers.authorization);
+        if (!token) throw new UnauthorizedError();
+        // Shared with the gRPC gateway: verified claims, and a team's role from its membership.
+        user = await this.authenticator.authenticate(token);
+      } catch (err) {
+        // Without a valid token the caller's address pays, so floods and token guessing are bounded too.
+        if (limiter) await chargeRequest(limiter, clientKey(req.socket.remoteAddress), res);
+        throw err;
+      }
+      if (limiter) await chargeRequest(limiter, userKey(user.id), res);
       return user;
     },
 
@@ -149,7 +175,12 @@ const ApiService: ServiceSchema<ApiSettingsSchema> = {
     this.settings.ip = config.host;
     const apiRoute = this.settings.routes!.find((r) => r.path === "/api")!;
     (apiRoute.bodyParsers as { json: { limit: string } }).json.limit = config.bodyLimit;
-    this.tokens = new TokenCache();
+    this.authenticator = new Authenticator(this.broker, () => runtimeOf(this.broker).jwtSecret());
+    this.rateLimiter = runtimeOf(this.broker).rateLimiter();
+  },
+
+  async started() {
+    await (this.rateLimiter as RateLimiter | undefined)?.ready();
   },
 
 };

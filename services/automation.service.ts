@@ -6,17 +6,19 @@
 import type { Job } from "agenda";
 import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { requireUser } from "../lib/access";
+import { auditOf, systemMeta, type AuditContext } from "./audit/context";
 import type { AuthUser } from "../lib/auth";
+import { loadAutomationConfig, type AutomationConfig } from "../lib/config";
 import { ConflictError, NotFoundError, TooManyRequestsError, UnprocessableError } from "../lib/errors";
 import { JobsMixin, StoreMixin } from "../lib/mixins";
 import { runtimeOf } from "../lib/runtime";
 import { isServiceAvailable } from "../lib/service-registry";
-import { loadAutomationConfig, type AutomationConfig } from "./automation/config";
 import { findCycle } from "./automation/cycles";
 import { validateWorkflow, type WorkflowDefinition } from "./automation/definition";
 import { AutomationEngine, OffsetClock, type Fan } from "./automation/engine";
 import { RUN_STATUSES, WORKFLOW_STATUSES, type RunStatus, type WorkflowStatus } from "./automation/schema";
-import { AutomationStore, type Run, type Workflow, type WorkflowInput } from "./automation/store";
+import { firesAt, fireRunId, firstFire, nextFire } from "./automation/schedule";
+import { AutomationStore, type FanEntries, type Run, type Workflow, type WorkflowInput } from "./automation/store";
 import { MESSAGE_TEMPLATES, placeholders, renderTemplate, TEMPLATE_VARIABLES, WORKFLOW_TEMPLATES } from "./automation/templates";
 import { personalization } from "./automation/engine";
 import "../lib/schema-types";
@@ -58,7 +60,17 @@ const TRIGGER_EVENTS = [
 
 type Methods = {
   workflowOr404(user: AuthUser, id: string): Promise<Workflow>;
-  startRun(workflow: Workflow, fanId: string | null, triggerData: Record<string, unknown>, opts?: { testMode?: boolean; limit?: boolean; skipEntryRules?: boolean }): Promise<Run | null>;
+  startRun(
+    workflow: Workflow,
+    fanId: string | null,
+    triggerData: Record<string, unknown>,
+    opts?: { testMode?: boolean; limit?: boolean; skipEntryRules?: boolean; audit?: AuditContext; fireKey?: string },
+  ): Promise<Run | null>;
+  scheduleTimeTrigger(workflow: Workflow): Promise<void>;
+  unscheduleTimeTrigger(workflowId: string): Promise<void>;
+  fireTimeTrigger(workflowId: string, scheduledAt: Date): Promise<boolean>;
+  fireDueTimeTriggers(): Promise<number>;
+  saveFireJob(workflowId: string, fireAt: Date): Promise<void>;
   dispatch(event: string, ownerId: string, fans: (string | null)[], data: Record<string, unknown>): Promise<number>;
   resumeDue(limit: number): Promise<number>;
   scanBehavior(): Promise<number>;
@@ -76,15 +88,18 @@ const jobs = {
   },
   async [SWEEP_JOB](this: unknown) {
     if (!(this as This).engine) return;
+    await (this as This).fireDueTimeTriggers();
     await (this as This).resumeDue(500);
   },
   async [BEHAVIOR_JOB](this: unknown) {
     await (this as This).scanBehavior();
   },
+  /** One fire of a time trigger (data: workflowId, fireAt); a cron trigger's job schedules the next fire. */
   async [TIME_JOB](this: unknown, job: Job) {
     const self = this as This;
-    const workflow = await self.store.workflowById((job.attrs.data as { workflowId: string }).workflowId);
-    if (workflow?.status === "active" && workflow.trigger.type === "time") await self.startRun(workflow, null, { trigger: "time", at: self.clock.now() });
+    if (!self.engine) throw new Error("automation engine not started yet");
+    const { workflowId, fireAt } = job.attrs.data as { workflowId: string; fireAt: string };
+    await self.fireTimeTrigger(workflowId, new Date(fireAt));
   },
 };
 
@@ -102,7 +117,7 @@ const AutomationService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
       openapi: { summary: "Create a workflow (status paused; activate it to start runs)", tags: ["automations"], status: 201 },
       async handler(ctx: Context<WorkflowInput>) {
         validateWorkflow(ctx.params);
-        const workflow = await this.store.createWorkflow(requireUser(ctx), { ...ctx.params, conditions: ctx.params.conditions ?? [], settings: ctx.params.settings ?? {} });
+        const workflow = await this.store.createWorkflow(requireUser(ctx), { ...ctx.params, conditions: ctx.params.conditions ?? [], settings: ctx.params.settings ?? {} }, auditOf(ctx));
         ctx.emit("automation.workflow.created", { workflow });
         Object.assign(ctx.meta, { $statusCode: 201, $location: `/api/automations/${workflow.id}` });
         return workflow;
@@ -148,7 +163,13 @@ const AutomationService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
           const cycle = findCycle({ ...current, ...merged }, await this.store.activeWorkflowsOf(current.ownerId));
           if (cycle) throw new ConflictError(`The change would create a trigger cycle: ${cycle.join(" → ")}`, { cycle }, "WORKFLOW_CYCLE");
         }
-        const workflow = (await this.store.updateWorkflow(user, id, patch))!;
+        const workflow = (await this.store.updateWorkflow(user, id, patch, auditOf(ctx)))!;
+        // A changed time trigger gets a new schedule; archiving stops it.
+        if (workflow.status !== "active") await this.unscheduleTimeTrigger(workflow.id);
+        else if (patch.trigger) {
+          await this.unscheduleTimeTrigger(workflow.id);
+          await this.scheduleTimeTrigger(workflow);
+        }
         ctx.emit("automation.workflow.updated", { workflow, changed: Object.keys(patch) });
         return workflow;
       },
@@ -160,8 +181,9 @@ const AutomationService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
       params: { $$strict: true, ...idParam },
       openapi: { summary: "Delete a workflow; its unfinished runs are cancelled", tags: ["automations"] },
       async handler(ctx: Context<{ id: string }>) {
-        const workflow = await this.store.removeWorkflow(requireUser(ctx), ctx.params.id);
+        const workflow = await this.store.removeWorkflow(requireUser(ctx), ctx.params.id, auditOf(ctx));
         if (!workflow) throw new NotFoundError("automation", ctx.params.id);
+        await this.unscheduleTimeTrigger(workflow.id);
         ctx.emit("automation.workflow.deleted", { id: workflow.id, ownerId: workflow.ownerId });
         return { id: workflow.id, deleted: true };
       },
@@ -191,8 +213,9 @@ const AutomationService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
           const segment = await ctx.call<{ id: string }, object>("segmentation.create", { name: `automation ${workflow.id}`, type: "dynamic", criteria: workflow.trigger.condition }, { meta: ctx.meta });
           behaviorSegmentId = segment.id;
         }
-        if (workflow.trigger.type === "time" && workflow.trigger.at) await this.agenda.schedule(new Date(workflow.trigger.at), TIME_JOB, { workflowId: workflow.id });
-        const active = (await this.store.setStatus(user, workflow.id, "active", { behaviorSegmentId }))!;
+        const active = (await this.store.setStatus(user, workflow.id, "active", { behaviorSegmentId }, auditOf(ctx)))!;
+        // After the status: a fire that is due at once (an `at` in the past) must find the workflow active.
+        await this.scheduleTimeTrigger(active);
         ctx.emit("automation.workflow.activated", { workflow: active });
         return active;
       },
@@ -206,7 +229,8 @@ const AutomationService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
       async handler(ctx: Context<{ id: string; cancelRuns: boolean }>) {
         const user = requireUser(ctx);
         await this.workflowOr404(user, ctx.params.id);
-        const workflow = (await this.store.setStatus(user, ctx.params.id, "paused"))!;
+        const workflow = (await this.store.setStatus(user, ctx.params.id, "paused", {}, auditOf(ctx)))!;
+        await this.unscheduleTimeTrigger(workflow.id);
         const cancelled = ctx.params.cancelRuns ? await this.store.cancelRunsOf(workflow.id, this.clock.now()) : 0;
         ctx.emit("automation.workflow.deactivated", { workflow, cancelledRuns: cancelled });
         return { ...workflow, cancelledRuns: cancelled };
@@ -230,8 +254,8 @@ const AutomationService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
       },
       async handler(ctx: Context<{ id: string; fanId?: string; data?: Record<string, unknown>; testMode: boolean }>) {
         const workflow = await this.workflowOr404(requireUser(ctx), ctx.params.id);
-        const run = await this.startRun(workflow, ctx.params.fanId ?? null, { trigger: "manual", ...ctx.params.data }, { testMode: ctx.params.testMode, limit: true, skipEntryRules: true });
-        Object.assign(ctx.meta, { $statusCode: 201 });
+        const run = await this.startRun(workflow, ctx.params.fanId ?? null, { trigger: "manual", ...ctx.params.data }, { testMode: ctx.params.testMode, limit: true, skipEntryRules: true, audit: auditOf(ctx) });
+        Object.assign(ctx.meta, { $statusCode: 201, $location: `/api/automations/${workflow.id}/executions` });
         return this.publicRun((await this.store.runById(run!.id))!);
       },
     },
@@ -308,7 +332,7 @@ const AutomationService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
         if (!template) throw new NotFoundError("workflow template", ctx.params.id);
         const { id: templateId, ...definition } = template;
         let workflow = await ctx.call<Workflow, object>("automation.create", structuredClone(definition), { meta: ctx.meta });
-        await this.store.updateWorkflow(requireUser(ctx), workflow.id, { templateId });
+        await this.store.updateWorkflow(requireUser(ctx), workflow.id, { templateId }, auditOf(ctx));
         if (ctx.params.activate) workflow = await ctx.call<Workflow, object>("automation.activate", { id: workflow.id }, { meta: ctx.meta });
         Object.assign(ctx.meta, { $statusCode: 201, $location: `/api/automations/${workflow.id}` });
         return { ...workflow, templateId };
@@ -340,7 +364,7 @@ const AutomationService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
       async handler(ctx: Context<{ id: string; name: string; text: string; mediaUrls: string[] }>) {
         const unknown = placeholders(ctx.params.text).filter((p) => !(p in TEMPLATE_VARIABLES));
         if (unknown.length) throw new UnprocessableError("Unknown personalization variables", unknown.map((v) => ({ field: "text", message: `{{${v}}} is not a variable; use ${Object.keys(TEMPLATE_VARIABLES).join(", ")}`, type: "variable" })));
-        return this.store.saveMessageTemplate(requireUser(ctx), ctx.params);
+        return this.store.saveMessageTemplate(requireUser(ctx), ctx.params, auditOf(ctx));
       },
     },
 
@@ -369,11 +393,12 @@ const AutomationService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
     advanceTime: {
       permission: "manage",
       params: { $$strict: true, ms: { type: "number", integer: true, min: 0, max: 365 * 86_400_000 } },
-      openapi: { summary: "Move the engine clock forward and run every wake-up now due (tests, drills)", tags: ["automation operations"] },
+      openapi: { summary: "Move the engine clock forward, fire the time triggers and run every wake-up now due (tests, drills)", tags: ["automation operations"] },
       async handler(ctx: Context<{ ms: number }>) {
         const now = this.clock.advance(ctx.params.ms);
+        const fired = await this.fireDueTimeTriggers();
         const resumed = await this.resumeDue(100_000);
-        return { now, resumed };
+        return { now, fired, resumed };
       },
     },
 
@@ -430,14 +455,14 @@ const AutomationService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
       if (opts.limit && (await this.store.runsStartedSince(workflow.ownerId, new Date(now.getTime() - 60_000))) >= this.config.runsPerMinute) {
         throw new TooManyRequestsError(`At most ${this.config.runsPerMinute} runs per minute`, 60);
       }
-      if (fanId && !opts.testMode && !opts.skipEntryRules) {
-        const { total, open } = await this.store.entriesOf(workflow.id, fanId);
-        const s = workflow.settings;
-        if (open > 0 || (total > 0 && !s.reentry) || (s.maxEntriesPerFan && total >= s.maxEntriesPerFan)) return null;
-      }
+      const s = workflow.settings;
+      const mayEnter = ({ total, open }: FanEntries) => !(open > 0 || (total > 0 && !s.reentry) || (s.maxEntriesPerFan && total >= s.maxEntriesPerFan));
+      const entryRules = Boolean(fanId && !opts.testMode && !opts.skipEntryRules);
+      // Checked early (no fan lookup for a fan who may not enter), and again under a lock as the run is made.
+      if (entryRules && !mayEnter(await this.store.entriesOf(workflow.id, fanId!))) return null;
       const fan = await this.engine.loadFan({ ownerId: workflow.ownerId, teamId: workflow.teamId, fanId });
       if (!this.engine.passesConditions(workflow, fan)) return null;
-      const run = await this.store.createRun({
+      const values = {
         automationId: workflow.id,
         ownerId: workflow.ownerId,
         teamId: workflow.teamId,
@@ -449,7 +474,14 @@ const AutomationService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
         leaseUntil: new Date(Date.now() + this.config.leaseMs),
         deadlineAt: workflow.settings.timeoutMinutes ? new Date(now.getTime() + workflow.settings.timeoutMinutes * 60_000) : null,
         startedAt: now,
-      });
+      } satisfies Parameters<AutomationStore["createRun"]>[0];
+      // A time trigger's fire names its run (the fire key): a fire processed twice starts it once.
+      const run = opts.fireKey
+        ? await this.store.createFireRun(opts.fireKey, values)
+        : entryRules
+          ? await this.store.createFanRun({ ...values, fanId: fanId! }, mayEnter)
+          : await this.store.createRun(values, opts.audit);
+      if (!run) return null;
       await this.engine.drive(run, workflow);
       return run;
     },
@@ -464,6 +496,62 @@ const AutomationService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
         for (const fanId of fans) if (await this.startRun(workflow, fanId, data, { limit: true })) started++;
       }
       return started;
+    },
+
+    /**
+     * Time triggers keep one Agenda job per upcoming fire (data: workflowId, fireAt — unique together). A
+     * cron trigger's next job is saved before its fire starts the run, so a crash in between loses nothing.
+     */
+    async scheduleTimeTrigger(workflow) {
+      if (workflow.trigger.type !== "time") return;
+      const first = firstFire(workflow.trigger, this.clock.now());
+      if (first) await this.saveFireJob(workflow.id, first);
+    },
+
+    async unscheduleTimeTrigger(workflowId) {
+      await this.agenda.cancel({ name: TIME_JOB, data: { workflowId } });
+    },
+
+    /** Starts the fire's run unless it was started before; false when nothing started. */
+    async fireTimeTrigger(workflowId, scheduledAt) {
+      if (Number.isNaN(scheduledAt.getTime())) return false;
+      const workflow = await this.store.workflowById(workflowId);
+      // A job left from an older definition or status does nothing.
+      if (workflow?.status !== "active" || workflow.trigger.type !== "time" || !firesAt(workflow.trigger, scheduledAt)) return false;
+      const now = this.clock.now();
+      const fireKey = fireRunId(workflowId, scheduledAt);
+      // Not yet due (Agenda's timer may wake a moment early); the sweep takes a fire it skips here.
+      if (scheduledAt.getTime() > now.getTime() + 1000) return false;
+      // The successor is saved before the run starts, so a fire whose run exists has its successor too.
+      if (await this.store.runExists(fireKey)) return false;
+      if (workflow.trigger.cron) {
+        // Missed occurrences (every node was down) fold into this one fire: the next is after now.
+        await this.saveFireJob(workflowId, nextFire(workflow.trigger, now > scheduledAt ? now : scheduledAt)!);
+        const { jobs } = await this.agenda.queryJobs({ name: TIME_JOB, data: { workflowId } });
+        const older = jobs.filter((j) => String((j.data as { fireAt?: string }).fireAt) < scheduledAt.toISOString()).map((j) => String(j._id));
+        if (older.length) await this.agenda.cancel({ ids: older });
+      }
+      // The trigger is the workflow's own context: one run without a fan per fire, like `execute` without fanId.
+      const run = await this.startRun(workflow, null, { trigger: "time", scheduledAt: scheduledAt.toISOString(), firedAt: now.toISOString() }, { fireKey });
+      return Boolean(run);
+    },
+
+    /** Fires whose time has come on the engine clock: jobs Agenda has not run (or whose run failed). */
+    async fireDueTimeTriggers() {
+      const now = this.clock.now().toISOString();
+      const { jobs: due } = await this.agenda.queryJobs({ name: TIME_JOB });
+      let fired = 0;
+      for (const job of due) {
+        const { workflowId, fireAt } = job.data as { workflowId: string; fireAt: string };
+        if (fireAt <= now && (await this.fireTimeTrigger(workflowId, new Date(fireAt)))) fired++;
+      }
+      return fired;
+    },
+
+    async saveFireJob(workflowId: string, fireAt: Date) {
+      const data = { workflowId, fireAt: fireAt.toISOString() };
+      // insertOnly: a fire processed twice schedules its successor once.
+      await this.agenda.create(TIME_JOB, data).unique({ "data.workflowId": workflowId, "data.fireAt": data.fireAt }, { insertOnly: true }).schedule(fireAt).save();
     },
 
     async resumeDue(limit) {
@@ -485,7 +573,8 @@ const AutomationService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
       if (!isServiceAvailable(this.broker, "segmentation")) return 0;
       let started = 0;
       for (const workflow of await this.store.activeBehaviorWorkflows()) {
-        const meta = { meta: { user: { id: workflow.ownerId, teamId: workflow.teamId, role: "owner" } } };
+        // A job's doing: recorded as `system` (and a refresh only when membership changed).
+        const meta = { meta: systemMeta({ id: workflow.ownerId, teamId: workflow.teamId, role: "owner" }) };
         await this.broker.call("segmentation.refreshSegment", { id: workflow.behaviorSegmentId }, meta);
         let cursor: string | undefined;
         do {
@@ -518,7 +607,8 @@ const AutomationService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
     this.engine = new AutomationEngine(
       this.store,
       {
-        call: (action, params, owner) => broker.call(action, params, { meta: { user: owner } }),
+        // Workflow steps act for the owner; their changes are recorded as `system`.
+        call: (action, params, owner) => broker.call(action, params, { meta: systemMeta(owner) }),
         emit: (event, payload) => void broker.emit(event, payload),
         scheduleWake: async (at, runId) => void (await this.agenda.schedule(at, WAKE_JOB, { runId })),
         isAvailable: (service) => isServiceAvailable(broker, service),

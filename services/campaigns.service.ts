@@ -12,6 +12,7 @@ import { runtimeOf } from "../lib/runtime";
 import { isServiceAvailable } from "../lib/service-registry";
 import { Launcher, ownerOf, type CampaignLaunchResult } from "./campaigns/launcher";
 import { brokerPublishingPort } from "./campaigns/publishing-port";
+import { auditOf, systemAudit, systemMeta } from "./audit/context";
 import {
   CAMPAIGN_STATUSES,
   CAMPAIGN_TYPES,
@@ -46,6 +47,12 @@ const optional = <T extends Record<string, object>>(fields: T) =>
   Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, { ...v, optional: true }])) as T;
 
 const idParam = { id: { type: "string", min: 1, max: 100 } } as const;
+/** REST may send it as the `Idempotency-Key` header instead (services/api.service.ts maps it here). */
+const idempotencyParam = {
+  idempotencyKey: { type: "string", min: 1, max: 200, pattern: /^[\x21-\x7e]+$/, optional: true, messages: { stringPattern: "printable ASCII without spaces" } },
+} as const;
+const IDEMPOTENCY_DESCRIPTION =
+  "With `idempotencyKey` (or the `Idempotency-Key` header) the campaign is created at most once per key and owner: a repeat answers 200 with the campaign made first (header `Idempotent-Replayed: true`), whatever else the repeat says.";
 const LAUNCH_JOB = "campaigns.launch-scheduled";
 const PUBLISH_RETRY_JOB = "campaigns.publish-retry";
 const HOUSEKEEPING_JOB = "campaigns.housekeeping";
@@ -58,6 +65,7 @@ type Methods = {
   afterLaunch(ctx: Context, result: CampaignLaunchResult): Promise<void>;
   afterSpend(ctx: Context, result: SpendResult): Promise<void>;
   unschedule(campaignId: string): Promise<void>;
+  answerCreated(ctx: Context, campaign: Campaign, created: boolean): void;
   recordTemplatePerformance(ctx: Context, campaign: Campaign): Promise<void>;
 };
 type Vars = { store: CampaignStore; launcher: Launcher; agenda: import("agenda").Agenda };
@@ -71,9 +79,9 @@ const jobs = {
     const campaign = await self.store.get(SYSTEM, campaignId);
     // A stale job (rescheduled, cancelled, launched by hand, deleted) does nothing.
     if (!campaign || campaign.status !== "scheduled" || campaign.scheduledFor?.toISOString() !== scheduledFor) return;
-    const ctx = self.broker.ContextFactory.create(self.broker, null as never, {}, { meta: { user: ownerOf(campaign) } });
+    const ctx = self.broker.ContextFactory.create(self.broker, null as never, {}, { meta: systemMeta(ownerOf(campaign)) });
     try {
-      const result = await self.launcher.launch(ctx, SYSTEM, campaignId);
+      const result = await self.launcher.launch(ctx, SYSTEM, campaignId, auditOf(ctx, "campaigns.launch"));
       await self.afterLaunch(ctx, result);
     } catch (err) {
       // A launch the rules refuse (content, budget, a platform not connected) will not succeed on a retry:
@@ -87,7 +95,7 @@ const jobs = {
     const { campaignId } = job.attrs.data as { campaignId: string };
     const campaign = await self.store.get(SYSTEM, campaignId);
     if (!campaign || campaign.status !== "active") return;
-    const ctx = self.broker.ContextFactory.create(self.broker, null as never, {}, { meta: { user: ownerOf(campaign) } });
+    const ctx = self.broker.ContextFactory.create(self.broker, null as never, {}, { meta: systemMeta(ownerOf(campaign)) });
     const outcomes = await self.launcher.publish(ctx, campaign);
     // Still unreachable: fail the job so Agenda's backoff tries again.
     if (outcomes.some((o) => o.status === "pending_retry")) throw new Error("publisher still unavailable");
@@ -106,12 +114,13 @@ const CampaignsService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
     create: {
       rest: "POST /campaigns",
       permission: "write",
-      params: { $$strict: true, ...campaignFields },
-      openapi: { summary: "Create a campaign (status draft)", tags: ["campaigns"], status: 201 },
-      async handler(ctx: Context<CampaignInput>) {
-        const campaign = await this.store.create(requireUser(ctx), ctx.params);
-        ctx.emit("campaigns.campaign.created", { campaign });
-        Object.assign(ctx.meta, { $statusCode: 201, $location: `/api/campaigns/${campaign.id}` });
+      params: { $$strict: true, ...campaignFields, ...idempotencyParam },
+      openapi: { summary: "Create a campaign (status draft)", description: IDEMPOTENCY_DESCRIPTION, tags: ["campaigns"], status: 201 },
+      async handler(ctx: Context<CampaignInput & { idempotencyKey?: string }>) {
+        const { idempotencyKey, ...input } = ctx.params;
+        const { campaign, created } = await this.store.create(requireUser(ctx), input, auditOf(ctx), idempotencyKey);
+        this.answerCreated(ctx, campaign, created);
+        if (created) ctx.emit("campaigns.campaign.created", { campaign });
         return campaign;
       },
     },
@@ -135,7 +144,7 @@ const CampaignsService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
       openapi: { summary: "Change a campaign's fields (only those given); status changes go through the lifecycle routes", tags: ["campaigns"] },
       async handler(ctx: Context<{ id: string } & Partial<CampaignInput>>) {
         const { id, ...patch } = ctx.params;
-        const campaign = await this.store.update(requireUser(ctx), id, patch);
+        const campaign = await this.store.update(requireUser(ctx), id, patch, auditOf(ctx));
         if (!campaign) throw new NotFoundError("campaign", id);
         await this.cleanCache(id);
         ctx.emit("campaigns.campaign.updated", { campaign, changed: Object.keys(patch) });
@@ -149,7 +158,7 @@ const CampaignsService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
       params: { $$strict: true, ...idParam },
       openapi: { summary: "Delete a campaign", tags: ["campaigns"] },
       async handler(ctx: Context<{ id: string }>) {
-        const campaign = await this.store.remove(requireUser(ctx), ctx.params.id);
+        const campaign = await this.store.remove(requireUser(ctx), ctx.params.id, auditOf(ctx));
         if (!campaign) throw new NotFoundError("campaign", ctx.params.id);
         await this.unschedule(campaign.id);
         await this.cleanCache(campaign.id);
@@ -211,7 +220,7 @@ const CampaignsService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
         if (scheduledFor.getTime() <= Date.now()) {
           throw new UnprocessableError("scheduledFor must be in the future", [{ field: "scheduledFor", message: "must be in the future", type: "dateMin" }]);
         }
-        const campaign = await this.store.transition(requireUser(ctx), id, "schedule", { scheduledFor });
+        const campaign = await this.store.transition(requireUser(ctx), id, "schedule", { scheduledFor }, auditOf(ctx));
         if (!campaign) throw new NotFoundError("campaign", id);
         // Replace any earlier job; a job that escapes cancellation is stale and does nothing.
         await this.unschedule(id);
@@ -235,7 +244,7 @@ const CampaignsService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
         tags: ["campaigns lifecycle"],
       },
       async handler(ctx: Context<{ id: string }>) {
-        const result = await this.launcher.launch(ctx, requireUser(ctx), ctx.params.id);
+        const result = await this.launcher.launch(ctx, requireUser(ctx), ctx.params.id, auditOf(ctx));
         await this.unschedule(ctx.params.id);
         await this.afterLaunch(ctx, result);
         return result;
@@ -311,7 +320,7 @@ const CampaignsService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
       },
       async handler(ctx: Context<{ id: string; amount: number; eventId?: string }>) {
         const { id, amount, eventId } = ctx.params;
-        const result = await this.store.recordSpend(requireUser(ctx), id, amount, eventId);
+        const result = await this.store.recordSpend(requireUser(ctx), id, amount, eventId, auditOf(ctx));
         if (!result) throw new NotFoundError("campaign", id);
         await this.afterSpend(ctx, result);
         return { campaign: result.campaign, applied: result.applied };
@@ -329,7 +338,7 @@ const CampaignsService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
         const user = requireUser(ctx);
         const { id, ...modifications } = ctx.params;
         const source = await this.loadOr404(user, id);
-        const copy = await this.store.create(user, {
+        const { campaign: copy } = await this.store.create(user, {
           name: `${source.name} (copy)`,
           description: source.description,
           type: source.type,
@@ -342,7 +351,7 @@ const CampaignsService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
           isABTest: source.isABTest,
           templateId: source.templateId,
           ...modifications,
-        });
+        }, auditOf(ctx));
         // A/B configuration comes along as a fresh test (no results) when the A/B service runs.
         if (source.isABTest && isServiceAvailable(this.broker, "abtests")) {
           await ctx.call("abtests.copyForCampaign", { fromCampaignId: source.id, toCampaignId: copy.id }, { meta: ctx.meta });
@@ -384,21 +393,22 @@ const CampaignsService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
         budget: campaignFields.budget,
         goals: campaignFields.goals,
         content: campaignFields.content,
+        ...idempotencyParam,
       },
       openapi: {
         summary: "Create a draft campaign from a template, filling its placeholders ([Game Name] or {{gameName}})",
-        description: "A missing placeholder value is a 422 naming `customization.variables.<name>`. `discount` (0–0.9) lowers the price and fills {{discountPercent}}.",
+        description: `A missing placeholder value is a 422 naming \`customization.variables.<name>\`. \`discount\` (0–0.9) lowers the price and fills {{discountPercent}}. ${IDEMPOTENCY_DESCRIPTION}`,
         tags: ["templates"],
         status: 201,
       },
-      async handler(ctx: Context<{ id: string; name?: string; variables?: Record<string, string | number>; discount?: number; content?: Record<string, unknown> } & Partial<CampaignInput>>) {
+      async handler(ctx: Context<{ id: string; name?: string; variables?: Record<string, string | number>; discount?: number; content?: Record<string, unknown>; idempotencyKey?: string } & Partial<CampaignInput>>) {
         const user = requireUser(ctx);
-        const { id, name, variables, discount, content: overrides, ...rest } = ctx.params;
+        const { id, name, variables, discount, content: overrides, idempotencyKey, ...rest } = ctx.params;
         const template = await this.store.getTemplate(user, id);
         if (!template) throw new NotFoundError("template", id);
         const content = fillTemplate({ ...template.content, ...overrides }, variables, discount);
         const settings = template.defaultSettings;
-        const campaign = await this.store.createFromTemplate(user, template.id, {
+        const { campaign, created } = await this.store.createFromTemplate(user, template.id, {
           name: name ?? template.name,
           description: template.description,
           type: template.type,
@@ -407,10 +417,12 @@ const CampaignsService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
           platforms: settings.platforms,
           budget: settings.budget,
           ...rest,
-        });
-        await this.cleanCache();
-        ctx.emit("campaigns.campaign.created", { campaign, templateId: template.id });
-        Object.assign(ctx.meta, { $statusCode: 201, $location: `/api/campaigns/${campaign.id}` });
+        }, auditOf(ctx), idempotencyKey);
+        this.answerCreated(ctx, campaign, created);
+        if (created) {
+          await this.cleanCache();
+          ctx.emit("campaigns.campaign.created", { campaign, templateId: template.id });
+        }
         return campaign;
       },
     },
@@ -423,9 +435,9 @@ const CampaignsService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
       async handler(ctx: Context<{ id: string; name: string; niche: TemplateNiche }>) {
         const user = requireUser(ctx);
         const campaign = await this.loadOr404(user, ctx.params.id);
-        const template = await this.store.saveTemplate(user, campaign, ctx.params.name, ctx.params.niche);
+        const template = await this.store.saveTemplate(user, campaign, ctx.params.name, ctx.params.niche, auditOf(ctx));
         await this.cleanCache();
-        Object.assign(ctx.meta, { $statusCode: 201 });
+        Object.assign(ctx.meta, { $statusCode: 201, $location: `/api/templates?niche=${template.niche}` });
         return template;
       },
     },
@@ -438,7 +450,7 @@ const CampaignsService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
         const self = this as unknown as This;
         const amount = ctx.params.amount ?? ctx.params.value;
         if (!ctx.params.campaignId || !amount || amount <= 0) return;
-        const result = await self.store.recordSpend(SYSTEM, ctx.params.campaignId, amount, ctx.params.eventId);
+        const result = await self.store.recordSpend(SYSTEM, ctx.params.campaignId, amount, ctx.params.eventId, systemAudit("campaigns.recordSpend", ctx.requestID));
         if (result?.applied) await self.afterSpend(ctx, result);
       },
     },
@@ -452,7 +464,7 @@ const CampaignsService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
     },
 
     async lifecycle(ctx: Context, action: "pause" | "resume" | "complete" | "cancel", id: string, set: Partial<Campaign> = {}) {
-      const campaign = await this.store.transition(requireUser(ctx), id, action, set);
+      const campaign = await this.store.transition(requireUser(ctx), id, action, set, auditOf(ctx));
       if (!campaign) throw new NotFoundError("campaign", id);
       await this.cleanCache(id);
       const verb = { pause: "paused", resume: "resumed", complete: "completed", cancel: "cancelled" }[action];
@@ -482,6 +494,12 @@ const CampaignsService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
 
     async unschedule(campaignId: string) {
       await this.agenda.cancel({ name: LAUNCH_JOB, data: { campaignId } });
+    },
+
+    /** 201 with its location for a new campaign; 200 marked as a replay when an idempotency key matched. */
+    answerCreated(ctx: Context, campaign: Campaign, created: boolean) {
+      if (created) Object.assign(ctx.meta, { $statusCode: 201, $location: `/api/campaigns/${campaign.id}` });
+      else Object.assign(ctx.meta, { $responseHeaders: { "Idempotent-Replayed": "true" } });
     },
 
     /** Folds a completed campaign's ROI into its template's average, when analytics can tell it. */

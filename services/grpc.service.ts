@@ -4,6 +4,7 @@
  * timeouts, gRPC statuses for errors, health checking and server reflection.
  */
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { Authenticator } from "../lib/authenticator";
 import { runtimeOf } from "../lib/runtime";
 import { MetadataAuthenticator } from "./grpc/auth";
 import { GrpcGateway } from "./grpc/gateway";
@@ -49,7 +50,7 @@ const GrpcService: GrpcSchema = {
 
   created() {
     const runtime = runtimeOf(this.broker);
-    const authenticator = new MetadataAuthenticator(() => runtime.jwtSecret());
+    const authenticator = new MetadataAuthenticator(new Authenticator(this.broker, () => runtime.jwtSecret()));
     this.gateway = new GrpcGateway({
       broker: this.broker,
       logger: this.logger,
@@ -57,12 +58,15 @@ const GrpcService: GrpcSchema = {
       routes: ROUTES,
       aliases: FIELD_ALIASES,
       authenticate: (metadata) => authenticator.authenticate(metadata),
+      rateLimiter: runtime.rateLimiter(),
       requestTimeout: runtime.config.requestTimeout,
     });
   },
 
   async started() {
-    const { config } = runtimeOf(this.broker);
+    const runtime = runtimeOf(this.broker);
+    const { config } = runtime;
+    await runtime.rateLimiter()?.ready();
     this.boundPort = await this.gateway.listen(config.host, config.grpcPort);
     this.logger.info(`gRPC listening on ${config.host}:${this.boundPort} (${this.gateway.serviceNames.join(", ")})`);
   },

@@ -5,6 +5,7 @@
 import type { ServiceSchema } from "moleculer";
 import ABTestsService from "./abtests.service";
 import AnalyticsService from "./analytics.service";
+import AuditService from "./audit.service";
 import ApiService from "./api.service";
 import AutomationService from "./automation.service";
 import CampaignsService from "./campaigns.service";
@@ -12,6 +13,7 @@ import GrpcService from "./grpc.service";
 import MetricsService from "./metrics.service";
 import PublisherService from "./publisher.service";
 import SegmentationService from "./segmentation.service";
+import TeamsService from "./teams.service";
 
 export const SERVICE_SCHEMAS: Record<string, ServiceSchema> = {
   campaigns: CampaignsService as unknown as ServiceSchema,
@@ -20,6 +22,8 @@ export const SERVICE_SCHEMAS: Record<string, ServiceSchema> = {
   publisher: PublisherService as unknown as ServiceSchema,
   segmentation: SegmentationService as unknown as ServiceSchema,
   automation: AutomationService as unknown as ServiceSchema,
+  teams: TeamsService as unknown as ServiceSchema,
+  audit: AuditService as unknown as ServiceSchema,
   api: ApiService,
   grpc: GrpcService,
   metrics: MetricsService,

@@ -6,8 +6,8 @@
  * running several metrics nodes never counts an event twice.
  */
 import type { Context, ServiceSchema } from "moleculer";
+import { loadMetricsConfig } from "../lib/config";
 import { isServiceAvailable } from "../lib/service-registry";
-import { loadMetricsConfig } from "./metrics/config";
 import type { Observation } from "./metrics/definitions";
 import { OBSERVED_EVENTS, observationsFor } from "./metrics/events";
 import { SINK_DROPPED, observePrometheus, registerPrometheusMetrics } from "./metrics/prometheus";

@@ -5,12 +5,13 @@
 import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import type { Job } from "agenda";
 import { requireUser } from "../lib/access";
+import { auditOf } from "./audit/context";
+import { loadPublisherConfig, type PublisherConfig } from "../lib/config";
 import { isServiceAvailable } from "../lib/service-registry";
 import { NotFoundError, ServiceUnavailableError, TooManyRequestsError, UnprocessableError, type FieldProblem } from "../lib/errors";
 import { JobsMixin, StoreMixin } from "../lib/mixins";
 import { runtimeOf } from "../lib/runtime";
 import { isPluginError, type BaseContent, type PluginOptions } from "../plugins/sdk";
-import { loadPublisherConfig, type PublisherConfig } from "./publisher/config";
 import { CredentialCipher, embeddedKey } from "./publisher/credentials-crypto";
 import { ATTEMPT_JOB, PublishPipeline, SWEEP_JOB, publicAttempt } from "./publisher/pipeline";
 import { loadPlugins, type PluginRegistry, type RefusedPlugin } from "./publisher/registry";
@@ -101,7 +102,7 @@ const PublisherService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
       params: { $$strict: true, campaignId: idParam, platforms: platformsParam, content: contentParam, mediaUrls: mediaUrlsParam, variantId: { ...idParam, optional: true } },
       openapi: { summary: "Publish content of a campaign (variant) to platforms; one attempt per platform, run in the background", tags: ["publisher"], status: 202 },
       async handler(ctx: Context<PublishParams>) {
-        const rows = await this.pipeline.enqueue(requireUser(ctx), ctx.params);
+        const rows = await this.pipeline.enqueue(requireUser(ctx), ctx.params, auditOf(ctx));
         Object.assign(ctx.meta, { $statusCode: 202 });
         return { publications: rows.map(({ attempt, created }) => ({ ...publicAttempt(attempt), created })) };
       },
@@ -158,7 +159,7 @@ const PublisherService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
         const plugin = this.registry.resolve(ctx.params.platform);
         if (!plugin) throw new NotFoundError("plugin", ctx.params.platform);
         const secrets = credentialValues(ctx.params.credentials, plugin.credentialFields);
-        await this.store.putCredentials(user, plugin.id, this.cipher.seal(secrets, user.id, plugin.id));
+        await this.store.putCredentials(user, plugin.id, this.cipher.seal(secrets, user.id, plugin.id), Object.keys(secrets).sort(), auditOf(ctx));
         return { platform: plugin.id, fields: Object.keys(secrets).sort(), stored: true };
       },
     },
@@ -169,7 +170,7 @@ const PublisherService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
       params: { $$strict: true, platform: PLATFORM_ID },
       openapi: { summary: "Forget the caller's credentials for a platform", tags: ["publisher"] },
       async handler(ctx: Context<{ platform: string }>) {
-        const removed = await this.store.deleteCredentials(requireUser(ctx), ctx.params.platform);
+        const removed = await this.store.deleteCredentials(requireUser(ctx), ctx.params.platform, auditOf(ctx));
         if (!removed) throw new NotFoundError("credentials", ctx.params.platform);
         return { platform: ctx.params.platform, deleted: true };
       },
@@ -209,7 +210,7 @@ const PublisherService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
         const sent = await plugin.sendMessage(fanId, message, credentials, { idempotencyKey: `${user.id}:${idempotencyKey}` }).catch((err) => {
           throw toActionError(err);
         });
-        await this.store.setMessageSent(user, idempotencyKey, sent.externalId);
+        await this.store.setMessageSent(user, idempotencyKey, sent.externalId, auditOf(ctx));
         return { idempotencyKey, externalId: sent.externalId, sent: true, duplicate: !claim.created };
       },
     },

@@ -9,6 +9,7 @@ import { requireUser } from "../lib/access";
 import type { AuthUser } from "../lib/auth";
 import { ConflictError, NotFoundError, UnprocessableError } from "../lib/errors";
 import { JobsMixin, StoreMixin } from "../lib/mixins";
+import { auditOf, type AuditContext } from "./audit/context";
 import { evaluateCriteria, parseCriteria } from "./segmentation/criteria";
 import { REFRESH_EVERY, REFRESH_JOB, refreshDynamicSegments } from "./segmentation/jobs";
 import { bySegment, diffMemberships } from "./segmentation/membership";
@@ -61,7 +62,7 @@ const EVENT_CHUNK = 1000;
 type Methods = {
   thresholds(): SpendingThresholds;
   reevaluate(fans: Fan[], reason: string): Promise<void>;
-  refreshAndAnnounce(segment: Segment, reason: string): Promise<Segment>;
+  refreshAndAnnounce(segment: Segment, reason: string, audit?: AuditContext): Promise<Segment>;
   announce(event: "entered" | "exited", segment: Pick<Segment, "id" | "ownerId">, fans: FanKey[], reason: string): void;
   segmentOr404(user: AuthUser, id: string): Promise<Segment>;
   fanOr404(user: AuthUser, id: string): Promise<Fan>;
@@ -86,7 +87,7 @@ const SegmentationService: ServiceSchema<Settings, Methods, Vars> = {
       params: { $$strict: true, ...fanFields },
       openapi: { summary: "Create or change a fan (given fields replace stored ones)", tags: ["fans"] },
       async handler(ctx: Context<FanInput>) {
-        const [{ fan, created }] = await this.store.upsertFans(requireUser(ctx), [ctx.params], this.thresholds());
+        const [{ fan, created }] = await this.store.upsertFans(requireUser(ctx), [ctx.params], this.thresholds(), auditOf(ctx));
         await this.reevaluate([fan], "fan-change");
         if (created) Object.assign(ctx.meta, { $statusCode: 201, $location: `/api/fans/${encodeURIComponent(fan.id)}` });
         return fan;
@@ -109,7 +110,7 @@ const SegmentationService: ServiceSchema<Settings, Methods, Vars> = {
           return first === undefined ? [] : [{ field: `fans[${i}].id`, message: `the same id as fans[${first}]`, type: "unique" }];
         });
         if (problems.length) throw new UnprocessableError("A batch may name each fan once", problems);
-        const results = await this.store.upsertFans(requireUser(ctx), ctx.params.fans, this.thresholds());
+        const results = await this.store.upsertFans(requireUser(ctx), ctx.params.fans, this.thresholds(), auditOf(ctx));
         await this.reevaluate(
           results.map((r) => r.fan),
           "fan-change",
@@ -144,7 +145,7 @@ const SegmentationService: ServiceSchema<Settings, Methods, Vars> = {
       params: { $$strict: true, ...idParam },
       openapi: { summary: "GDPR erase: delete a fan and their memberships; other services erase on the event", tags: ["fans"] },
       async handler(ctx: Context<{ id: string }>) {
-        const erased = await this.store.eraseFan(requireUser(ctx), ctx.params.id);
+        const erased = await this.store.eraseFan(requireUser(ctx), ctx.params.id, auditOf(ctx));
         if (!erased) throw new NotFoundError("fan", ctx.params.id);
         // Persisted first (the row is gone), then announced so analytics, automation, … delete theirs.
         ctx.emit("segmentation.fan.erased", { ownerId: erased.fan.ownerId, fanId: erased.fan.id, segmentIds: erased.segmentIds });
@@ -169,7 +170,7 @@ const SegmentationService: ServiceSchema<Settings, Methods, Vars> = {
         if (amount !== undefined && type !== "purchased") {
           throw new UnprocessableError("Only a purchase has an amount", [{ field: "amount", message: "allowed with type purchased only", type: "forbidden" }]);
         }
-        const fan = await this.store.recordActivity(requireUser(ctx), id, { type, at, amount, engagement }, this.thresholds());
+        const fan = await this.store.recordActivity(requireUser(ctx), id, { type, at, amount, engagement }, this.thresholds(), auditOf(ctx));
         ctx.emit(`segmentation.fan.${type}`, { ownerId: fan.ownerId, fanId: fan.id, at, amount, fan });
         await this.reevaluate([fan], "fan-change");
         return fan;
@@ -191,7 +192,8 @@ const SegmentationService: ServiceSchema<Settings, Methods, Vars> = {
           throw new UnprocessableError("A static segment has no criteria", [{ field: "criteria", message: "members are added explicitly", type: "forbidden" }]);
         }
         const parsed = type === "dynamic" ? parseCriteria(criteria) : null;
-        let segment = await this.store.createSegment(requireUser(ctx), { ...ctx.params, criteria: parsed });
+        // One record for the action: the first materialization is part of creating the segment.
+        let segment = await this.store.createSegment(requireUser(ctx), { ...ctx.params, criteria: parsed }, auditOf(ctx));
         if (type === "dynamic") segment = await this.refreshAndAnnounce(segment, "created");
         ctx.emit("segmentation.segment.created", { segment });
         Object.assign(ctx.meta, { $statusCode: 201, $location: `/api/segments/${segment.id}` });
@@ -238,7 +240,7 @@ const SegmentationService: ServiceSchema<Settings, Methods, Vars> = {
           throw new ConflictError("A static segment has no criteria: add or remove members instead", { id, type: "static" });
         }
         const patch = criteria === undefined ? rest : { ...rest, criteria: parseCriteria(criteria) };
-        let segment = (await this.store.updateSegment(user, id, patch)) ?? current;
+        let segment = (await this.store.updateSegment(user, id, patch, auditOf(ctx))) ?? current;
         if (criteria !== undefined) segment = await this.refreshAndAnnounce(segment, "criteria-changed");
         ctx.emit("segmentation.segment.updated", { segment, changed: Object.keys(ctx.params).filter((k) => k !== "id") });
         return segment;
@@ -251,7 +253,7 @@ const SegmentationService: ServiceSchema<Settings, Methods, Vars> = {
       params: { $$strict: true, ...idParam },
       openapi: { summary: "Delete a segment and its memberships", tags: ["segments"] },
       async handler(ctx: Context<{ id: string }>) {
-        const segment = await this.store.removeSegment(requireUser(ctx), ctx.params.id);
+        const segment = await this.store.removeSegment(requireUser(ctx), ctx.params.id, auditOf(ctx));
         if (!segment) throw new NotFoundError("segment", ctx.params.id);
         ctx.emit("segmentation.segment.deleted", { id: segment.id, ownerId: segment.ownerId });
         return { id: segment.id, deleted: true };
@@ -293,7 +295,7 @@ const SegmentationService: ServiceSchema<Settings, Methods, Vars> = {
       openapi: { summary: "Re-materialize a segment's membership and stats now", tags: ["segments"] },
       async handler(ctx: Context<{ id: string }>) {
         const segment = await this.segmentOr404(requireUser(ctx), ctx.params.id);
-        return this.refreshAndAnnounce(segment, "manual");
+        return this.refreshAndAnnounce(segment, "manual", auditOf(ctx));
       },
     },
 
@@ -307,7 +309,7 @@ const SegmentationService: ServiceSchema<Settings, Methods, Vars> = {
         const segment = await this.segmentOr404(user, ctx.params.id);
         if (segment.type === "dynamic") throw new ConflictError("Members of a dynamic segment follow its criteria", { id: segment.id, type: "dynamic" });
         const fan = await this.fanOr404(user, ctx.params.fanId);
-        const { entered } = await this.store.applyMembershipChanges([{ segmentId: segment.id, ownerId: fan.ownerId, fanId: fan.id }], []);
+        const { entered } = await this.store.applyMembershipChanges([{ segmentId: segment.id, ownerId: fan.ownerId, fanId: fan.id }], [], { context: auditOf(ctx), teamId: fan.teamId });
         this.announce("entered", segment, entered, "manual");
         return { segmentId: segment.id, fanId: fan.id, member: true, changed: entered.length > 0 };
       },
@@ -323,7 +325,7 @@ const SegmentationService: ServiceSchema<Settings, Methods, Vars> = {
         const segment = await this.segmentOr404(user, ctx.params.id);
         if (segment.type === "dynamic") throw new ConflictError("Members of a dynamic segment follow its criteria", { id: segment.id, type: "dynamic" });
         const fan = await this.fanOr404(user, ctx.params.fanId);
-        const { exited } = await this.store.applyMembershipChanges([], [{ segmentId: segment.id, ownerId: fan.ownerId, fanId: fan.id }]);
+        const { exited } = await this.store.applyMembershipChanges([], [{ segmentId: segment.id, ownerId: fan.ownerId, fanId: fan.id }], { context: auditOf(ctx), teamId: fan.teamId });
         this.announce("exited", segment, exited, "manual");
         return { segmentId: segment.id, fanId: fan.id, member: false, changed: exited.length > 0 };
       },
@@ -414,8 +416,9 @@ const SegmentationService: ServiceSchema<Settings, Methods, Vars> = {
       for (const [segmentId, fans] of bySegment(exited)) this.announce("exited", dynamic.get(segmentId)!, fans, reason);
     },
 
-    async refreshAndAnnounce(segment: Segment, reason: string) {
-      const { segment: refreshed, entered, exited } = await this.store.refreshSegment(segment);
+    /** Without `audit` the refresh is part of another recorded change (creating a segment, new criteria). */
+    async refreshAndAnnounce(segment: Segment, reason: string, audit?: AuditContext) {
+      const { segment: refreshed, entered, exited } = await this.store.refreshSegment(segment, audit ?? null);
       this.announce("entered", refreshed, entered, reason);
       this.announce("exited", refreshed, exited, reason);
       this.broker.emit("segmentation.segment.refreshed", { segment: refreshed, entered: entered.length, exited: exited.length, reason });

@@ -9,6 +9,8 @@ import { ownership, visibleTo } from "../../lib/access";
 import type { AuthUser } from "../../lib/auth";
 import type { Db } from "../../lib/db";
 import { ConflictError } from "../../lib/errors";
+import type { AuditContext } from "../audit/context";
+import { diff, forgetAudit, recordAudit, targetOf, type Changes } from "../audit/store";
 import {
   abTestProcessedEvents,
   abTests,
@@ -65,11 +67,17 @@ export function revenueSquares(delta: Pick<PerformanceDelta, "conversions" | "re
   return (delta.revenue * delta.revenue) / Math.max(1, delta.conversions);
 }
 
+/** The audit entry of a change to a test. */
+const testEntry = (row: ABTest, changes: Changes) => targetOf(row, "ab_test", row.id, changes);
+
+/** A test's split by variant name, as clients see it. */
+const splitOf = (variants: Pick<ABTestVariant, "name" | "weight">[]) => Object.fromEntries(variants.map((v) => [v.name, v.weight]));
+
 export class ABTestStore {
   constructor(private readonly db: Db) {}
 
   /** Inserts a running test and its variants in one transaction; 409 when the campaign already runs one. */
-  async create(user: AuthUser, input: NewABTest): Promise<ABTestWithVariants> {
+  async create(user: AuthUser, input: NewABTest, audit: AuditContext): Promise<ABTestWithVariants> {
     const now = new Date();
     const owner = ownership(user);
     const testId = crypto.randomUUID();
@@ -98,7 +106,10 @@ export class ABTestStore {
             })),
           )
           .returning();
-        return { ...test, variants: rows.sort((a, b) => a.position - b.position) };
+        const sorted = rows.sort((a, b) => a.position - b.position);
+        const design = sorted.map(({ name, isControl, weight, content }) => ({ name, isControl, weight, content }));
+        await recordAudit(tx, audit, testEntry(test, diff(undefined, { ...test, variants: design })));
+        return { ...test, variants: sorted };
       });
     } catch (err) {
       if (isUniqueViolation(err)) {
@@ -126,9 +137,15 @@ export class ABTestStore {
     return { ...test, variants: await this.variantsOf(test.id) };
   }
 
-  /** Removes a test the caller just created (compensation when flagging the campaign failed). */
-  async remove(user: AuthUser, id: string): Promise<void> {
-    await this.db.delete(abTests).where(and(eq(abTests.id, id), visibleTo(user, abTests)));
+  /**
+   * Removes a test the caller just created (compensation when flagging the campaign failed), with its
+   * creation record: the action failed, so it leaves no trace in the audit trail.
+   */
+  async remove(user: AuthUser, id: string, audit: AuditContext): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.delete(abTests).where(and(eq(abTests.id, id), visibleTo(user, abTests)));
+      await forgetAudit(tx, "ab_test", id, audit.requestId);
+    });
   }
 
   private variantsOf(testId: string): Promise<ABTestVariant[]> {
@@ -192,36 +209,52 @@ export class ABTestStore {
   }
 
   /** Records the outcome of a determineWinner run (the SRM flag sticks once raised). */
-  async recordAnalysis(user: AuthUser, id: string, srmMismatch: boolean): Promise<void> {
-    await this.db
-      .update(abTests)
-      .set({ srmMismatch: sql`${abTests.srmMismatch} OR ${srmMismatch}`, lastAnalyzedAt: new Date(), updatedAt: new Date() })
-      .where(and(eq(abTests.id, id), visibleTo(user, abTests)));
+  async recordAnalysis(user: AuthUser, id: string, srmMismatch: boolean, audit: AuditContext): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      const [before] = await tx.select().from(abTests).where(and(eq(abTests.id, id), visibleTo(user, abTests))).for("update");
+      if (!before) return;
+      const [row] = await tx
+        .update(abTests)
+        .set({ srmMismatch: sql`${abTests.srmMismatch} OR ${srmMismatch}`, lastAnalyzedAt: new Date(), updatedAt: new Date() })
+        .where(eq(abTests.id, id))
+        .returning();
+      await recordAudit(tx, audit, testEntry(row, diff(before, row)));
+    });
   }
 
   /**
    * Completes a running test with its winner. Conditional on `running`, so of two concurrent applies only
    * one completes; the other gets undefined.
    */
-  async complete(user: AuthUser, id: string, winnerId: string, significance: number): Promise<ABTest | undefined> {
+  async complete(user: AuthUser, id: string, winnerId: string, significance: number, audit: AuditContext): Promise<ABTest | undefined> {
     const now = new Date();
-    const [row] = await this.db
-      .update(abTests)
-      .set({ status: "completed", winnerId, significance, completedAt: now, updatedAt: now })
-      .where(and(eq(abTests.id, id), visibleTo(user, abTests), eq(abTests.status, "running")))
-      .returning();
-    return row;
+    return this.db.transaction(async (tx) => {
+      const [before] = await tx.select().from(abTests).where(and(eq(abTests.id, id), visibleTo(user, abTests), eq(abTests.status, "running"))).for("update");
+      if (!before) return undefined;
+      const [row] = await tx
+        .update(abTests)
+        .set({ status: "completed", winnerId, significance, completedAt: now, updatedAt: now })
+        .where(and(eq(abTests.id, id), eq(abTests.status, "running")))
+        .returning();
+      await recordAudit(tx, audit, testEntry(row, diff(before, row)));
+      return row;
+    });
   }
 
-  /** Sets the current split of a bandit test's arms (percent per variant id). */
-  async setWeights(user: AuthUser, testId: string, weights: Record<string, number>): Promise<void> {
+  /** Sets the current split of a bandit test's arms (percent per variant id); audited as `trafficSplit`. */
+  async setWeights(user: AuthUser, testId: string, weights: Record<string, number>, audit: AuditContext): Promise<void> {
     await this.db.transaction(async (tx) => {
+      const [test] = await tx.select().from(abTests).where(and(eq(abTests.id, testId), visibleTo(user, abTests))).for("update");
+      if (!test) return;
+      const before = await tx.select().from(abTestVariants).where(eq(abTestVariants.testId, testId)).orderBy(asc(abTestVariants.position));
       for (const [variantId, weight] of Object.entries(weights)) {
         await tx
           .update(abTestVariants)
           .set({ weight, updatedAt: new Date() })
           .where(and(eq(abTestVariants.id, variantId), eq(abTestVariants.testId, testId), visibleTo(user, abTestVariants)));
       }
+      const after = before.map((v) => ({ name: v.name, weight: weights[v.id] ?? v.weight }));
+      await recordAudit(tx, audit, testEntry(test, diff({ trafficSplit: splitOf(before) }, { trafficSplit: splitOf(after) })));
     });
   }
 

@@ -31,12 +31,16 @@ export function toHttpError(err: unknown): HttpError {
   if (typeof e?.code === "string" && /^Z_[A-Z_]+$/.test(e.code)) {
     return { status: 400, body: { type: "BAD_ENCODING", code: 400, message: "The request body could not be decompressed" } };
   }
-  // A service that is not running (or not reachable) is the server's problem, not "no such route".
-  if (err instanceof Errors.ServiceNotFoundError || err instanceof Errors.ServiceNotAvailableError) {
-    return { status: 503, body: { type: "SERVICE_UNAVAILABLE", code: 503, message: "The service is temporarily unavailable" } };
+  // A service that is not running (or not reachable: no route to it while the transporter is down) is the
+  // server's problem, not "no such route".
+  if (err instanceof Errors.ServiceNotFoundError || err instanceof Errors.ServiceNotAvailableError || err instanceof Errors.BrokerDisconnectedError) {
+    return { status: 503, body: { type: "SERVICE_UNAVAILABLE", code: 503, message: "The service is temporarily unavailable" }, retryAfter: 1 };
   }
-  if (err instanceof Errors.RequestTimeoutError) {
-    return { status: 504, body: { type: "TIMEOUT", code: 504, message: "The request timed out" } };
+  // No answer in time (the remote node is busy or unreachable, or the request's time ran out before a
+  // nested call): 503 as well, with Retry-After. The work may still complete; clients retry with the same
+  // idempotency key or event id.
+  if (err instanceof Errors.RequestTimeoutError || err instanceof Errors.RequestSkippedError) {
+    return { status: 503, body: { type: "TIMEOUT", code: 503, message: "The request timed out; try again" }, retryAfter: 1 };
   }
   if (err instanceof Errors.MoleculerError && typeof e.code === "number" && e.code >= 400 && e.code < 600) {
     const status = e.code;

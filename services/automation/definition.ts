@@ -5,6 +5,7 @@
  */
 import { UnprocessableError, type FieldProblem } from "../../lib/errors";
 import { compileExpression, conditionToExpression } from "./expressions";
+import { cronProblems } from "./schedule";
 
 export const ACTION_TYPES = [
   "wait",
@@ -29,7 +30,7 @@ export type Condition = string | { field: string; operator: string; value: unkno
 export type Trigger =
   | { type: "event"; event: string; segment?: string }
   | { type: "behavior"; condition: string; every?: string }
-  | { type: "time"; cron?: string; at?: string };
+  | { type: "time"; cron?: string; at?: string; timezone?: string };
 
 export interface WorkflowSettings {
   /** Whether a fan may enter again after a run ended (default false: once per fan). */
@@ -70,7 +71,6 @@ export function parseDuration(text: unknown): number | null {
   return m ? Math.round(Number(m[1]) * UNIT_MS[m[2].toLowerCase()]) : null;
 }
 
-const CRON = /^([\d*,/-]+\s+){4,5}[\d*,/A-Za-z-]+$/;
 const BRANCHES = ["ifTrue", "ifFalse"] as const;
 
 /** A branch as written may be one action or a list; runs see a list. */
@@ -184,7 +184,7 @@ function validateAction(raw: unknown, path: string, problems: FieldProblem[], de
 function validateTrigger(t: unknown, problems: FieldProblem[]): void {
   const trigger = t as Record<string, unknown>;
   if (!trigger || typeof trigger !== "object") return void problems.push({ field: "trigger", message: "an object with a type", type: "object" });
-  const allowed: Record<string, string[]> = { event: ["event", "segment"], behavior: ["condition", "every"], time: ["cron", "at"] };
+  const allowed: Record<string, string[]> = { event: ["event", "segment"], behavior: ["condition", "every"], time: ["cron", "at", "timezone"] };
   const keys = allowed[trigger.type as string];
   if (!keys) return void problems.push({ field: "trigger.type", message: "one of event, behavior, time", type: "enumValue" });
   for (const key of Object.keys(trigger)) if (key !== "type" && !keys.includes(key)) problems.push({ field: `trigger.${key}`, message: "not a field of this trigger", type: "objectStrict" });
@@ -192,11 +192,10 @@ function validateTrigger(t: unknown, problems: FieldProblem[]): void {
   if (trigger.type === "behavior") expr(trigger, "condition", "trigger", problems);
   if (trigger.type === "time") {
     if (trigger.cron === undefined && trigger.at === undefined) problems.push({ field: "trigger.cron", message: "give cron or at", type: "required" });
+    if (trigger.cron !== undefined && trigger.at !== undefined) problems.push({ field: "trigger.at", message: "give cron or at, not both", type: "forbidden" });
     if (trigger.at !== undefined && (typeof trigger.at !== "string" || Number.isNaN(Date.parse(trigger.at)))) problems.push({ field: "trigger.at", message: "must be an ISO date-time", type: "date" });
-    if (trigger.cron !== undefined) {
-      // Agenda parses the expression itself when the schedule is made; this catches the obvious mistakes early.
-      if (typeof trigger.cron !== "string" || !CRON.test(trigger.cron.trim())) problems.push({ field: "trigger.cron", message: "a cron expression of 5 or 6 fields", type: "cron" });
-    }
+    if (trigger.cron !== undefined) problems.push(...cronProblems(trigger.cron, trigger.timezone));
+    else if (trigger.timezone !== undefined) problems.push({ field: "trigger.timezone", message: "only with cron (an `at` carries its own offset)", type: "forbidden" });
   }
 }
 

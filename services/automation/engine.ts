@@ -1,9 +1,12 @@
 /**
  * The run executor. A run is a persisted cursor into its workflow's action tree: instant steps execute
- * inline in one loop, each followed by one UPDATE recording the step (input, output, error, timing) and
- * the next cursor; a `wait` (or a message held back by quiet hours) parks the run with `wakeAt` and an
- * Agenda wake-up. Side effects carry the key `run:<id>:step:<path>`, so re-executing a step after a crash
- * (the cursor still points at it) never sends twice.
+ * inline in one loop; a `wait` (or a message held back by quiet hours) parks the run with `wakeAt` and an
+ * Agenda wake-up. A step with a side effect is written (its record and the next cursor, one UPDATE) as
+ * soon as it is done, and the cursor is on disk pointing at it before it starts. Steps without side
+ * effects (engagement checks, waits already due) are recorded in memory and written with the next durable
+ * write: re-running them after a crash changes nothing outside the run. Side effects carry the key
+ * `run:<id>:step:<path>`, so re-executing a step after a crash (the cursor still points at it) never
+ * sends twice.
  */
 import crypto from "node:crypto";
 import { Errors } from "moleculer";
@@ -11,7 +14,7 @@ import type { AuthUser } from "../../lib/auth";
 import { actionAt, advance, enterBranch, parseDuration, pathOf, type Action, type Cursor } from "./definition";
 import { compileExpression, conditionToExpression } from "./expressions";
 import type { RunError, RunStatus, StepRecord } from "./schema";
-import type { AutomationStore, Run, Workflow } from "./store";
+import type { AutomationStore, Run, RunProgress, Workflow } from "./store";
 import { MESSAGE_TEMPLATES, renderTemplate } from "./templates";
 
 export interface Clock {
@@ -65,6 +68,9 @@ interface StepOutcome {
   context?: Record<string, unknown>;
 }
 
+/** Campaign statuses a launch leads to: a step that finds its campaign in one of them launched it already. */
+const LAUNCHED = ["active", "paused", "completed"];
+
 const ownerOf = (run: Pick<Run, "ownerId" | "teamId">): AuthUser => ({ id: run.ownerId, teamId: run.teamId, role: "owner" });
 
 export class AutomationEngine {
@@ -105,9 +111,12 @@ export class AutomationEngine {
     let context = { ...run.context };
     let fan: Fan | null | undefined;
     let succeeded = run.executedActions.filter((s) => s.status === "success").length;
+    /** Records of side-effect-free steps not written yet; the stored cursor is still before them. */
+    const pending: StepRecord[] = [];
+    const flushed = (...steps: StepRecord[]) => pending.splice(0).concat(steps);
     while (cursor) {
       const now = this.clock.now();
-      if (run.deadlineAt && now >= run.deadlineAt) return this.timeout(run);
+      if (run.deadlineAt && now >= run.deadlineAt) return this.timeout(run, flushed());
       const action = actionAt(workflow.actions, cursor);
       if (!action) break;
       const path = pathOf(cursor);
@@ -117,50 +126,54 @@ export class AutomationEngine {
         const next = advance(workflow.actions, cursor);
         const step = record(path, action, run.testMode ? "simulated" : "deferred", started, { output: { until } });
         if (run.testMode || until <= now) {
-          await this.store.saveProgress(run.id, { cursor: next, step });
+          pending.push(step);
           cursor = next;
           continue;
         }
-        return this.park(run, next, until, step);
+        return this.park(run, next, until, flushed(step));
       }
+      const pure = action.type === "check_engagement";
       try {
+        // The cursor on disk must point at a step with a side effect before it runs (see the header).
+        if (!pure && pending.length) await this.store.saveProgress(run.id, { cursor, context, steps: flushed() });
         if (fan === undefined || action.type === "check_engagement") fan = await this.loadFan(run);
         const outcome = await this.withRetries(() => this.perform(action, { run, path, fan: fan ?? null, context }));
         context = { ...context, ...outcome.context };
         const next = outcome.branch ? enterBranch(workflow.actions, cursor, outcome.branch) : advance(workflow.actions, cursor);
-        await this.store.saveProgress(run.id, { cursor: next, context, step: record(path, action, outcome.status ?? "success", started, outcome) });
+        const step = record(path, action, outcome.status ?? "success", started, outcome);
+        if (pure) pending.push(step);
+        else await this.store.saveProgress(run.id, { cursor: next, context, steps: [step] });
         if ((outcome.status ?? "success") === "success") succeeded++;
         cursor = next;
       } catch (err) {
-        if (err instanceof Deferral) return this.park(run, cursor, err.until, record(path, action, "deferred", started, { output: { until: err.until, reason: err.reason } }));
+        if (err instanceof Deferral) return this.park(run, cursor, err.until, flushed(record(path, action, "deferred", started, { output: { until: err.until, reason: err.reason } })));
         const { message, attempts } = err as { message: string; attempts?: number };
         const error: RunError = { path, message, at: new Date().toISOString() };
-        await this.store.saveProgress(run.id, { step: { ...record(path, action, "failure", started, {}), error: message, attempts: attempts ?? 1 }, error });
         const status: RunStatus = succeeded > 0 ? "partial" : "failure";
-        await this.finish(run, status, cursor);
+        await this.finish(run, status, cursor, { steps: flushed({ ...record(path, action, "failure", started, {}), error: message, attempts: attempts ?? 1 }), error });
         this.ports.emit("automation.run.failed", { runId: run.id, automationId: run.automationId, ownerId: run.ownerId, fanId: run.fanId, status, step: path, error: message });
         return status;
       }
     }
-    await this.finish(run, "success", null);
+    await this.finish(run, "success", null, { steps: flushed() });
     return "success";
   }
 
-  private async park(run: Run, cursor: Cursor | null, until: Date, step: StepRecord): Promise<RunStatus> {
-    await this.store.saveProgress(run.id, { status: "waiting", cursor, wakeAt: until, leaseUntil: null, step });
+  private async park(run: Run, cursor: Cursor | null, until: Date, steps: StepRecord[]): Promise<RunStatus> {
+    await this.store.saveProgress(run.id, { status: "waiting", cursor, wakeAt: until, leaseUntil: null, steps });
     await this.ports.scheduleWake(until, run.id);
     return "waiting";
   }
 
-  async timeout(run: Pick<Run, "id" | "automationId" | "ownerId" | "fanId" | "startedAt" | "testMode">): Promise<RunStatus> {
-    await this.finish(run, "cancelled", null, { path: "run", message: "workflow timeout", at: new Date().toISOString() });
+  async timeout(run: Pick<Run, "id" | "automationId" | "ownerId" | "fanId" | "startedAt" | "testMode">, steps: StepRecord[] = []): Promise<RunStatus> {
+    await this.finish(run, "cancelled", null, { steps, error: { path: "run", message: "workflow timeout", at: new Date().toISOString() } });
     this.ports.emit("automation.run.timeout", { runId: run.id, automationId: run.automationId, ownerId: run.ownerId, fanId: run.fanId });
     return "cancelled";
   }
 
-  private async finish(run: Pick<Run, "id" | "automationId" | "startedAt" | "testMode">, status: RunStatus, cursor: Cursor | null, error?: RunError) {
+  private async finish(run: Pick<Run, "id" | "automationId" | "startedAt" | "testMode">, status: RunStatus, cursor: Cursor | null, last: Pick<RunProgress, "steps" | "error"> = {}) {
     const completedAt = this.clock.now();
-    await this.store.saveProgress(run.id, { status, cursor, completedAt, duration: completedAt.getTime() - run.startedAt.getTime(), wakeAt: null, leaseUntil: null, error });
+    await this.store.saveProgress(run.id, { ...last, status, cursor, completedAt, duration: completedAt.getTime() - run.startedAt.getTime(), wakeAt: null, leaseUntil: null });
     if (!run.testMode) await this.store.recordOutcome(run.automationId, status, completedAt);
   }
 
@@ -194,7 +207,8 @@ export class AutomationEngine {
       case "create_campaign": {
         const params = { id: action.template as string, discount: action.discount, name: action.name, variables: action.variables };
         if (run.testMode) return { status: "simulated", output: { would: "campaigns.createFromTemplate", params } };
-        const campaign = await this.ports.call<{ id: string; content: Record<string, unknown> }>("campaigns.createFromTemplate", stripUndefined(params), owner);
+        // Re-executed after a crash (the cursor still points here), the step gets the campaign it made before.
+        const campaign = await this.ports.call<{ id: string; content: Record<string, unknown> }>("campaigns.createFromTemplate", { ...stripUndefined(params), idempotencyKey: `${run.id}:${path}` }, owner);
         const offer = { id: campaign.id, title: campaign.content?.title, discount: action.discount ?? null };
         return { output: { campaignId: campaign.id, title: offer.title }, context: { campaign: offer } };
       }
@@ -202,8 +216,15 @@ export class AutomationEngine {
         const id = (action.campaignId as string | undefined) ?? (context.campaign as { id?: string } | undefined)?.id;
         if (!id) throw new Errors.MoleculerClientError(`${path}: no campaign to launch (give campaignId or create one earlier)`, 422, "NO_CAMPAIGN");
         if (run.testMode) return { status: "simulated", output: { would: "campaigns.launch", id } };
-        const result = await this.ports.call<{ campaign?: { status?: string } }>("campaigns.launch", { id }, owner);
-        return { output: { campaignId: id, status: result?.campaign?.status } };
+        try {
+          const result = await this.ports.call<{ campaign?: { status?: string } }>("campaigns.launch", { id }, owner);
+          return { output: { campaignId: id, status: result?.campaign?.status } };
+        } catch (err) {
+          // Re-executed after a crash, the launch this step made answers 409: the campaign is past launching.
+          const { type, data } = err as { type?: string; data?: { currentStatus?: string } };
+          if (type === "INVALID_TRANSITION" && LAUNCHED.includes(data?.currentStatus ?? "")) return { output: { campaignId: id, status: data!.currentStatus, alreadyLaunched: true } };
+          throw err;
+        }
       }
       case "add_to_segment":
       case "remove_from_segment": {

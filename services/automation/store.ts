@@ -9,6 +9,8 @@ import { ownership, visibleTo } from "../../lib/access";
 import type { AuthUser } from "../../lib/auth";
 import type { Db } from "../../lib/db";
 import { afterCursor, decodeCursor, toPage, type Page, type PageRequest } from "../../lib/pagination";
+import type { AuditContext } from "../audit/context";
+import { diff, recordAudit, targetOf, type Changes, type Executor } from "../audit/store";
 import { canonicalEvent, type WorkflowDefinition } from "./definition";
 import {
   automationMessageTemplates,
@@ -25,6 +27,11 @@ import {
 } from "./schema";
 
 export type Workflow = AutomationRow;
+/** A fan's runs of one workflow (test runs aside), and how many are unfinished. */
+export interface FanEntries {
+  total: number;
+  open: number;
+}
 export type Run = RunRow;
 export type WorkflowInput = WorkflowDefinition & { name: string; description?: string | null; templateId?: string | null };
 
@@ -35,7 +42,8 @@ export interface RunProgress {
   status?: RunStatus;
   cursor?: (number | string)[] | null;
   context?: Record<string, unknown>;
-  step?: StepRecord;
+  /** Step records to append, in execution order. */
+  steps?: StepRecord[];
   error?: RunError;
   wakeAt?: Date | null;
   leaseUntil?: Date | null;
@@ -43,17 +51,23 @@ export interface RunProgress {
   duration?: number;
 }
 
+/** Audit entry of a workflow change; webhook `secret`s in its actions are redacted by `diff`. */
+const workflowEntry = (row: Workflow, changes: Changes) => targetOf(row, "automation", row.id, changes);
+
 export class AutomationStore {
   constructor(readonly db: Db) {}
 
   // ---- workflows ------------------------------------------------------------------------------
 
-  async createWorkflow(user: AuthUser, input: WorkflowInput): Promise<Workflow> {
-    const [row] = await this.db
-      .insert(automations)
-      .values({ id: newId("wf"), ...ownership(user), ...input, triggerEvent: eventOf(input), status: "paused" })
-      .returning();
-    return row;
+  async createWorkflow(user: AuthUser, input: WorkflowInput, audit: AuditContext): Promise<Workflow> {
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx
+        .insert(automations)
+        .values({ id: newId("wf"), ...ownership(user), ...input, triggerEvent: eventOf(input), status: "paused" })
+        .returning();
+      await recordAudit(tx, audit, workflowEntry(row, diff(undefined, row)));
+      return row;
+    });
   }
 
   async getWorkflow(user: AuthUser, id: string): Promise<Workflow | undefined> {
@@ -67,26 +81,36 @@ export class AutomationStore {
     return row;
   }
 
-  async updateWorkflow(user: AuthUser, id: string, patch: Partial<WorkflowInput>): Promise<Workflow | undefined> {
+  async updateWorkflow(user: AuthUser, id: string, patch: Partial<WorkflowInput>, audit: AuditContext): Promise<Workflow | undefined> {
     const set: Partial<typeof automations.$inferInsert> = { ...patch, updatedAt: new Date() };
     if (patch.trigger) set.triggerEvent = eventOf(patch as WorkflowInput);
-    const [row] = await this.db.update(automations).set(set).where(and(eq(automations.id, id), visibleTo(user, automations))).returning();
-    return row;
+    return this.changeWorkflow(user, id, set, audit);
   }
 
-  async setStatus(user: AuthUser, id: string, status: WorkflowStatus, extra: { behaviorSegmentId?: string | null } = {}): Promise<Workflow | undefined> {
-    const [row] = await this.db
-      .update(automations)
-      .set({ status, ...extra, updatedAt: new Date() })
-      .where(and(eq(automations.id, id), visibleTo(user, automations)))
-      .returning();
-    return row;
+  async setStatus(user: AuthUser, id: string, status: WorkflowStatus, extra: { behaviorSegmentId?: string | null }, audit: AuditContext): Promise<Workflow | undefined> {
+    return this.changeWorkflow(user, id, { status, ...extra, updatedAt: new Date() }, audit);
   }
 
-  async removeWorkflow(user: AuthUser, id: string): Promise<Workflow | undefined> {
-    const [row] = await this.db.delete(automations).where(and(eq(automations.id, id), visibleTo(user, automations))).returning();
-    if (row) await this.cancelRunsOf(row.id, new Date());
-    return row;
+  /** One UPDATE of a visible workflow, locked first so the audit record's `from` values are exact. */
+  private async changeWorkflow(user: AuthUser, id: string, set: Partial<typeof automations.$inferInsert>, audit: AuditContext): Promise<Workflow | undefined> {
+    return this.db.transaction(async (tx) => {
+      const [before] = await tx.select().from(automations).where(and(eq(automations.id, id), visibleTo(user, automations))).for("update");
+      if (!before) return undefined;
+      const [row] = await tx.update(automations).set(set).where(eq(automations.id, id)).returning();
+      await recordAudit(tx, audit, workflowEntry(row, diff(before, row)));
+      return row;
+    });
+  }
+
+  /** Deletes a workflow and cancels its unfinished runs, in one transaction with its audit record. */
+  async removeWorkflow(user: AuthUser, id: string, audit: AuditContext): Promise<Workflow | undefined> {
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx.delete(automations).where(and(eq(automations.id, id), visibleTo(user, automations))).returning();
+      if (!row) return undefined;
+      const cancelled = await this.cancelRunsOf(row.id, new Date(), tx);
+      await recordAudit(tx, audit, workflowEntry(row, { ...diff(row, undefined), ...(cancelled ? { cancelledRuns: { to: cancelled } } : {}) }));
+      return row;
+    });
   }
 
   async listWorkflows(user: AuthUser, filters: { status?: WorkflowStatus }, page: PageRequest<"createdAt">): Promise<Page<Workflow>> {
@@ -137,9 +161,45 @@ export class AutomationStore {
 
   // ---- runs -----------------------------------------------------------------------------------
 
-  async createRun(values: Omit<typeof automationRuns.$inferInsert, "id">): Promise<Run> {
-    const [row] = await this.db.insert(automationRuns).values({ id: newId("run"), ...values }).returning();
+  /**
+   * Persists a new run. Runs the engine starts from triggers are their own record (no audit); a run a user
+   * starts by hand (`audit`) is recorded on its workflow, without the fan's id.
+   */
+  async createRun(values: Omit<typeof automationRuns.$inferInsert, "id">, audit?: AuditContext): Promise<Run> {
+    if (!audit) {
+      const [row] = await this.db.insert(automationRuns).values({ id: newId("run"), ...values }).returning();
+      return row;
+    }
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx.insert(automationRuns).values({ id: newId("run"), ...values }).returning();
+      await recordAudit(tx, audit, targetOf({ ownerId: row.ownerId, teamId: row.teamId }, "automation", row.automationId, { run: { to: row.id }, testMode: { to: row.testMode } }));
+      return row;
+    });
+  }
+
+  /**
+   * A fan's run, if the workflow's entry rules still let the fan in. Entries of one (workflow, fan) take
+   * turns on an advisory lock, so the same event delivered twice at once (a client's retry while the first
+   * request is still going, two nodes) starts one run, not two.
+   */
+  async createFanRun(values: Omit<typeof automationRuns.$inferInsert, "id"> & { fanId: string }, mayEnter: (entries: FanEntries) => boolean): Promise<Run | undefined> {
+    return this.db.transaction(async (tx) => {
+      await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtextextended(${`automation-entry|${values.automationId}|${values.fanId}`}, 0))`);
+      if (!mayEnter(await this.entriesOf(values.automationId, values.fanId, tx))) return undefined;
+      const [row] = await tx.insert(automationRuns).values({ id: newId("run"), ...values }).returning();
+      return row;
+    });
+  }
+
+  /** The run of a time trigger's fire, whose id is its fire key: undefined when that fire started it before. */
+  async createFireRun(id: string, values: Omit<typeof automationRuns.$inferInsert, "id">): Promise<Run | undefined> {
+    const [row] = await this.db.insert(automationRuns).values({ id, ...values }).onConflictDoNothing({ target: automationRuns.id }).returning();
     return row;
+  }
+
+  async runExists(id: string): Promise<boolean> {
+    const [row] = await this.db.select({ id: automationRuns.id }).from(automationRuns).where(eq(automationRuns.id, id));
+    return Boolean(row);
   }
 
   async runById(id: string): Promise<Run | undefined> {
@@ -147,13 +207,13 @@ export class AutomationStore {
     return row;
   }
 
-  /** One UPDATE per step: the new cursor/status plus the step record appended. */
+  /** One UPDATE: the new cursor/status plus the step records appended. */
   async saveProgress(id: string, p: RunProgress): Promise<void> {
     const set: Record<string, unknown> = {};
     if (p.status) set.status = p.status;
     if (p.cursor !== undefined) set.cursor = p.cursor;
     if (p.context) set.context = p.context;
-    if (p.step) set.executedActions = sql`${automationRuns.executedActions} || ${JSON.stringify([p.step])}::jsonb`;
+    if (p.steps?.length) set.executedActions = sql`${automationRuns.executedActions} || ${JSON.stringify(p.steps)}::jsonb`;
     if (p.error) set.errors = sql`${automationRuns.errors} || ${JSON.stringify([p.error])}::jsonb`;
     if (p.wakeAt !== undefined) set.wakeAt = p.wakeAt;
     if (p.leaseUntil !== undefined) set.leaseUntil = p.leaseUntil;
@@ -190,8 +250,8 @@ export class AutomationStore {
   }
 
   /** Entries of a fan into a workflow, and whether one is still in progress. */
-  async entriesOf(automationId: string, fanId: string): Promise<{ total: number; open: number }> {
-    const [row] = await this.db
+  async entriesOf(automationId: string, fanId: string, db: Executor = this.db): Promise<FanEntries> {
+    const [row] = await db
       .select({ total: count(), open: sql<number>`count(*) FILTER (WHERE ${automationRuns.status} IN ('running','waiting'))`.mapWith(Number) })
       .from(automationRuns)
       .where(and(eq(automationRuns.automationId, automationId), eq(automationRuns.fanId, fanId), eq(automationRuns.testMode, false)));
@@ -206,8 +266,8 @@ export class AutomationStore {
     return row.n;
   }
 
-  async cancelRunsOf(automationId: string, at: Date): Promise<number> {
-    const rows = await this.db
+  async cancelRunsOf(automationId: string, at: Date, db: Db | Parameters<Parameters<Db["transaction"]>[0]>[0] = this.db): Promise<number> {
+    const rows = await db
       .update(automationRuns)
       .set({ status: "cancelled", completedAt: at, cursor: null, wakeAt: null })
       .where(and(eq(automationRuns.automationId, automationId), inArray(automationRuns.status, ["running", "waiting"])))
@@ -275,14 +335,22 @@ export class AutomationStore {
     return this.db.select().from(automationMessageTemplates).where(eq(automationMessageTemplates.ownerId, ownerId));
   }
 
-  async saveMessageTemplate(user: AuthUser, t: { id: string; name: string; text: string; mediaUrls: string[] }): Promise<MessageTemplateRow> {
+  async saveMessageTemplate(user: AuthUser, t: { id: string; name: string; text: string; mediaUrls: string[] }, audit: AuditContext): Promise<MessageTemplateRow> {
     const values = { ...ownership(user), ...t, updatedAt: new Date() };
-    const [row] = await this.db
-      .insert(automationMessageTemplates)
-      .values(values)
-      .onConflictDoUpdate({ target: [automationMessageTemplates.ownerId, automationMessageTemplates.id], set: { name: t.name, text: t.text, mediaUrls: t.mediaUrls, updatedAt: values.updatedAt } })
-      .returning();
-    return row;
+    return this.db.transaction(async (tx) => {
+      const [before] = await tx
+        .select()
+        .from(automationMessageTemplates)
+        .where(and(eq(automationMessageTemplates.ownerId, user.id), eq(automationMessageTemplates.id, t.id)))
+        .for("update");
+      const [row] = await tx
+        .insert(automationMessageTemplates)
+        .values(values)
+        .onConflictDoUpdate({ target: [automationMessageTemplates.ownerId, automationMessageTemplates.id], set: { name: t.name, text: t.text, mediaUrls: t.mediaUrls, updatedAt: values.updatedAt } })
+        .returning();
+      await recordAudit(tx, audit, targetOf(row as { ownerId: string; teamId: string | null }, "message_template", row.id, diff(before, row)));
+      return row;
+    });
   }
 
   /** Drops what is held about an erased fan (GDPR). */

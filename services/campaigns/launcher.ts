@@ -2,6 +2,7 @@
 import type { Context } from "moleculer";
 import type { AuthUser } from "../../lib/auth";
 import { NotFoundError, TooManyRequestsError, UnprocessableError, isRetryable, type FieldProblem } from "../../lib/errors";
+import type { AuditContext } from "../audit/context";
 import { assertTransition } from "./lifecycle";
 import type { PublishOutcome, PublishingPort } from "./publishing-port";
 import { SYSTEM, type Actor, type Campaign, type CampaignStore } from "./store";
@@ -65,7 +66,7 @@ export class Launcher {
    * a lost answer never posts twice. Scheduled launches (actor SYSTEM) are not throttled: the user chose
    * their time.
    */
-  async launch(ctx: Context, actor: Actor, id: string): Promise<CampaignLaunchResult> {
+  async launch(ctx: Context, actor: Actor, id: string, audit: AuditContext): Promise<CampaignLaunchResult> {
     const campaign = await this.store.get(actor, id);
     if (!campaign) throw new NotFoundError("campaign", id);
     assertTransition("launch", campaign.status);
@@ -74,7 +75,7 @@ export class Launcher {
     if (actor !== SYSTEM) await this.throttle(campaign.ownerId);
 
     const outcomes = await this.publish(ctx, campaign);
-    const launched = await this.store.transition(actor, id, "launch", { startedAt: new Date(), statusReason: null });
+    const launched = await this.store.transition(actor, id, "launch", { startedAt: new Date(), statusReason: null }, audit);
     if (!launched) throw new NotFoundError("campaign", id);
     return { campaign: launched, outcomes };
   }

@@ -8,6 +8,8 @@ import { ownership, visibleTo } from "../../lib/access";
 import type { AuthUser } from "../../lib/auth";
 import type { Db } from "../../lib/db";
 import { afterCursor, decodeCursor, likePattern, toPage, type Page, type PageRequest } from "../../lib/pagination";
+import { systemAudit, type AuditContext } from "../audit/context";
+import { diff, recordAudit, targetOf, type Changes, type Executor } from "../audit/store";
 import { TRANSITIONS, illegalTransition, type LifecycleAction } from "./lifecycle";
 import {
   campaignSpendEvents,
@@ -40,6 +42,12 @@ export type CampaignInput = Pick<NewCampaignRow, "name" | "type"> &
   >;
 
 export type CampaignPatch = Partial<CampaignInput>;
+
+/** What a create returns: `created` is false when an idempotency key matched an earlier campaign. */
+export interface CreatedCampaign {
+  campaign: Campaign;
+  created: boolean;
+}
 
 export const CAMPAIGN_SORTS = ["createdAt", "updatedAt", "name", "spent"] as const;
 export type CampaignSort = (typeof CAMPAIGN_SORTS)[number];
@@ -77,6 +85,12 @@ export interface ScheduleConflict {
   platforms: Platform[];
 }
 
+/** The audit entry of a change to a campaign. */
+const campaignEntry = (row: Campaign, changes: Changes) => targetOf(row, "campaign", row.id, changes);
+
+/** Action name of the budget guard's pause, recorded as `system` beside the spend that caused it. */
+export const BUDGET_PAUSE_ACTION = "campaigns.autoPause";
+
 export class CampaignStore {
   constructor(private readonly db: Db) {}
 
@@ -84,13 +98,34 @@ export class CampaignStore {
     return actor === SYSTEM ? eq(campaigns.id, id) : and(eq(campaigns.id, id), visibleTo(actor, campaigns))!;
   }
 
-  async create(user: AuthUser, input: CampaignInput, db: Db = this.db): Promise<Campaign> {
+  /**
+   * Creates a draft campaign and its audit record in one transaction. With an idempotency key, the owner's
+   * campaign made earlier with the same key is returned instead (`created: false`) and nothing is written.
+   */
+  async create(user: AuthUser, input: CampaignInput, audit: AuditContext, idempotencyKey?: string): Promise<CreatedCampaign> {
+    return this.db.transaction(async (tx) => {
+      const row = await this.insertCampaign(tx, user, input, idempotencyKey);
+      if (!row) return { campaign: await this.byIdempotencyKey(tx, user, idempotencyKey!), created: false };
+      await recordAudit(tx, audit, campaignEntry(row, diff(undefined, row)));
+      return { campaign: row, created: true };
+    });
+  }
+
+  /** The new row, or undefined when the owner already has a campaign with this idempotency key. */
+  private async insertCampaign(db: Executor, user: AuthUser, input: CampaignInput, idempotencyKey?: string): Promise<Campaign | undefined> {
     // Timestamps come from JS (millisecond precision) so they round-trip exactly through cursors.
     const now = new Date();
-    const [row] = await db
+    const insert = db
       .insert(campaigns)
-      .values({ ...input, id: crypto.randomUUID(), ...ownership(user), status: "draft", createdAt: now, updatedAt: now })
-      .returning();
+      .values({ ...input, id: crypto.randomUUID(), ...ownership(user), status: "draft", idempotencyKey: idempotencyKey ?? null, createdAt: now, updatedAt: now });
+    // Racing requests with one key: the unique index (owner_id, idempotency_key) lets one insert win; the
+    // others wait for it to commit, insert nothing, and read the winner's row.
+    const [row] = await (idempotencyKey ? insert.onConflictDoNothing({ target: [campaigns.ownerId, campaigns.idempotencyKey] }) : insert).returning();
+    return row;
+  }
+
+  private async byIdempotencyKey(db: Executor, user: AuthUser, idempotencyKey: string): Promise<Campaign> {
+    const [row] = await db.select().from(campaigns).where(and(eq(campaigns.ownerId, user.id), eq(campaigns.idempotencyKey, idempotencyKey)));
     return row;
   }
 
@@ -99,18 +134,27 @@ export class CampaignStore {
     return row;
   }
 
-  async update(user: AuthUser, id: string, patch: CampaignPatch): Promise<Campaign | undefined> {
-    const [row] = await this.db
-      .update(campaigns)
-      .set({ ...patch, updatedAt: new Date() })
-      .where(this.byId(user, id))
-      .returning();
-    return row;
+  /** Changes the given fields; the row is locked first so the audit record's `from` values are exact. */
+  async update(user: AuthUser, id: string, patch: CampaignPatch, audit: AuditContext): Promise<Campaign | undefined> {
+    return this.db.transaction(async (tx) => {
+      const [before] = await tx.select().from(campaigns).where(this.byId(user, id)).for("update");
+      if (!before) return undefined;
+      const [row] = await tx
+        .update(campaigns)
+        .set({ ...patch, updatedAt: new Date() })
+        .where(eq(campaigns.id, id))
+        .returning();
+      await recordAudit(tx, audit, campaignEntry(row, diff(before, row)));
+      return row;
+    });
   }
 
-  async remove(user: AuthUser, id: string): Promise<Campaign | undefined> {
-    const [row] = await this.db.delete(campaigns).where(this.byId(user, id)).returning();
-    return row;
+  async remove(user: AuthUser, id: string, audit: AuditContext): Promise<Campaign | undefined> {
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx.delete(campaigns).where(this.byId(user, id)).returning();
+      if (row) await recordAudit(tx, audit, campaignEntry(row, diff(row, undefined)));
+      return row;
+    });
   }
 
   async list(user: AuthUser, filters: CampaignFilters, page: PageRequest<CampaignSort>): Promise<Page<Campaign>> {
@@ -141,20 +185,24 @@ export class CampaignStore {
   }
 
   /**
-   * Applies a lifecycle action with a conditional UPDATE on its allowed source states (two racing
-   * requests cannot both win). Unknown/invisible id → undefined; wrong state → 409 naming the state.
+   * Applies a lifecycle action to the row locked `FOR UPDATE`, so of two racing requests the second sees
+   * the first's status. Unknown/invisible id → undefined; wrong state → 409 naming the state (nothing
+   * changed, nothing recorded).
    */
-  async transition(actor: Actor, id: string, action: LifecycleAction, set: Partial<NewCampaignRow> = {}): Promise<Campaign | undefined> {
+  async transition(actor: Actor, id: string, action: LifecycleAction, set: Partial<NewCampaignRow>, audit: AuditContext): Promise<Campaign | undefined> {
     const { from, to } = TRANSITIONS[action];
-    const [row] = await this.db
-      .update(campaigns)
-      .set({ ...set, status: to, updatedAt: new Date() })
-      .where(and(this.byId(actor, id), inArray(campaigns.status, [...from])))
-      .returning();
-    if (row) return row;
-    const current = await this.get(actor, id);
-    if (!current) return undefined;
-    throw illegalTransition(action, current.status);
+    return this.db.transaction(async (tx) => {
+      const [before] = await tx.select().from(campaigns).where(this.byId(actor, id)).for("update");
+      if (!before) return undefined;
+      if (!from.includes(before.status)) throw illegalTransition(action, before.status);
+      const [row] = await tx
+        .update(campaigns)
+        .set({ ...set, status: to, updatedAt: new Date() })
+        .where(eq(campaigns.id, id))
+        .returning();
+      await recordAudit(tx, audit, campaignEntry(row, diff(before, row)));
+      return row;
+    });
   }
 
   /** Other scheduled campaigns of the same owner sharing a platform within ±window of `at`. */
@@ -179,10 +227,12 @@ export class CampaignStore {
   /**
    * Adds spend atomically (`spent = spent + amount`), once per event id, then pauses the campaign if the
    * budget is exhausted — a conditional UPDATE, so exactly one of many concurrent spends pauses it.
+   * Audit: the spend under `audit`, the pause as `system` (the budget guard's doing); a replayed event id
+   * changes nothing and records nothing.
    */
-  async recordSpend(actor: Actor, id: string, amount: number, eventId?: string): Promise<SpendResult | undefined> {
+  async recordSpend(actor: Actor, id: string, amount: number, eventId: string | undefined, audit: AuditContext): Promise<SpendResult | undefined> {
     return this.db.transaction(async (tx) => {
-      const [target] = await tx.select({ id: campaigns.id }).from(campaigns).where(this.byId(actor, id));
+      const [target] = await tx.select().from(campaigns).where(this.byId(actor, id));
       if (!target) return undefined;
       if (eventId) {
         const inserted = await tx.insert(campaignSpendEvents).values({ campaignId: id, eventId, amount }).onConflictDoNothing().returning();
@@ -204,6 +254,8 @@ export class CampaignStore {
         .set({ status: "paused", statusReason: "budget_exhausted", pausedAt: new Date(), updatedAt: new Date() })
         .where(and(eq(campaigns.id, id), eq(campaigns.status, "active"), sql`${campaigns.budget} IS NOT NULL`, gte(campaigns.spent, campaigns.budget)))
         .returning();
+      await recordAudit(tx, audit, campaignEntry(updated, { spent: { from: previous, to: updated.spent }, ...(eventId ? { eventId: { to: eventId } } : {}) }));
+      if (paused) await recordAudit(tx, systemAudit(BUDGET_PAUSE_ACTION, audit.requestId), campaignEntry(paused, diff(updated, paused)));
       return { campaign: paused ?? updated, applied: true, pausedForBudget: Boolean(paused), crossedOverspend };
     });
   }
@@ -260,33 +312,39 @@ export class CampaignStore {
     return row;
   }
 
-  /** Creates the campaign and counts the template's use in one transaction. */
-  async createFromTemplate(user: AuthUser, templateId: string, input: CampaignInput): Promise<Campaign> {
+  /** Creates the campaign, counts the template's use and records the creation in one transaction. */
+  /** Like `create`, and counts the template's use (only when a campaign was made). */
+  async createFromTemplate(user: AuthUser, templateId: string, input: CampaignInput, audit: AuditContext, idempotencyKey?: string): Promise<CreatedCampaign> {
     return this.db.transaction(async (tx) => {
-      const campaign = await this.create(user, { ...input, templateId }, tx as unknown as Db);
+      const campaign = await this.insertCampaign(tx, user, { ...input, templateId }, idempotencyKey);
+      if (!campaign) return { campaign: await this.byIdempotencyKey(tx, user, idempotencyKey!), created: false };
+      await recordAudit(tx, audit, campaignEntry(campaign, diff(undefined, campaign)));
       await tx
         .update(campaignTemplates)
         .set({ usageCount: sql`${campaignTemplates.usageCount} + 1` })
         .where(eq(campaignTemplates.id, templateId));
-      return campaign;
+      return { campaign, created: true };
     });
   }
 
-  async saveTemplate(user: AuthUser, from: Campaign, name: string, niche: TemplateNiche): Promise<Template> {
-    const [row] = await this.db
-      .insert(campaignTemplates)
-      .values({
-        id: crypto.randomUUID(),
-        ...ownership(user),
-        name,
-        description: from.description,
-        niche,
-        type: from.type,
-        content: from.content,
-        defaultSettings: { goals: from.goals, platforms: from.platforms, budget: from.budget ?? undefined },
-      })
-      .returning();
-    return row;
+  async saveTemplate(user: AuthUser, from: Campaign, name: string, niche: TemplateNiche, audit: AuditContext): Promise<Template> {
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx
+        .insert(campaignTemplates)
+        .values({
+          id: crypto.randomUUID(),
+          ...ownership(user),
+          name,
+          description: from.description,
+          niche,
+          type: from.type,
+          content: from.content,
+          defaultSettings: { goals: from.goals, platforms: from.platforms, budget: from.budget ?? undefined },
+        })
+        .returning();
+      await recordAudit(tx, audit, targetOf({ ownerId: row.ownerId!, teamId: row.teamId }, "campaign_template", row.id, { ...diff(undefined, row), savedFrom: { to: from.id } }));
+      return row;
+    });
   }
 
   /** Folds one completed campaign's ROI into the template's running average. */

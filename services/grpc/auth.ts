@@ -1,23 +1,20 @@
-/** Bearer tokens in call metadata, verified exactly as the REST gateway verifies its Authorization header. */
+/** Bearer tokens in call metadata, authenticated exactly as the REST gateway authenticates its Authorization header. */
 import type { Metadata } from "@grpc/grpc-js";
-import { bearerFrom, verifyToken, type AuthUser } from "../../lib/auth";
+import { bearerFrom, type AuthUser } from "../../lib/auth";
+import type { Authenticator } from "../../lib/authenticator";
 import { UnauthorizedError } from "../../lib/errors";
-import { TokenCache } from "../../lib/token-cache";
 
 export class MetadataAuthenticator {
-  private readonly tokens = new TokenCache();
+  constructor(private readonly authenticator: Authenticator) {}
 
-  constructor(private readonly secret: () => string) {}
-
-  /** The user of `authorization: Bearer <jwt>`; UnauthorizedError (→ UNAUTHENTICATED) otherwise. */
+  /**
+   * The user of `authorization: Bearer <jwt>`; UnauthorizedError (→ UNAUTHENTICATED) without a valid token,
+   * ForbiddenError (→ PERMISSION_DENIED) for a token naming a team the user is not a member of.
+   */
   async authenticate(metadata: Metadata): Promise<AuthUser> {
     const [header] = metadata.get("authorization");
     const token = bearerFrom(typeof header === "string" ? header : undefined);
     if (!token) throw new UnauthorizedError();
-    const cached = this.tokens.get(token);
-    if (cached) return cached;
-    const user = await verifyToken(this.secret(), token);
-    this.tokens.set(token, user);
-    return user;
+    return this.authenticator.authenticate(token);
   }
 }

@@ -14,6 +14,8 @@ export interface RpcOptions {
   /** Sent as `authorization: Bearer <token>`. */
   token?: string;
   deadline?: grpc.Deadline;
+  /** Sent as `x-request-id` metadata: the request id the services (and audit records) see. */
+  requestId?: string;
 }
 
 export class GatewayClient {
@@ -70,6 +72,7 @@ export class GatewayClient {
 function metadataOf(opts: RpcOptions): grpc.Metadata {
   const metadata = new grpc.Metadata();
   if (opts.token) metadata.set("authorization", `Bearer ${opts.token}`);
+  if (opts.requestId) metadata.set("x-request-id", opts.requestId);
   return metadata;
 }
 

@@ -12,6 +12,7 @@ import { Errors, type CallingOptions, type Logger, type ServiceBroker } from "mo
 import type { AuthUser } from "../../lib/auth";
 import { ServiceUnavailableError } from "../../lib/errors";
 import { assertSafeJson } from "../../lib/json-guard";
+import { clientKey, grpcPeerAddress, userKey, type RateLimiter } from "../../lib/rate-limit";
 import { ProtoCodec } from "./codec";
 import { callTimeout, remainingMs } from "./deadline";
 import { EventHub, type BrokerEvent } from "./event-hub";
@@ -26,6 +27,8 @@ export interface GatewayOptions {
   /** See FIELD_ALIASES in ./routes.ts. */
   aliases?: Readonly<Record<string, string>>;
   authenticate(metadata: grpc.Metadata): Promise<AuthUser>;
+  /** The per-user request budget, shared with the REST gateway; each call is charged once. */
+  rateLimiter?: RateLimiter;
   /** Upper bound of every call's timeout: the broker's request timeout (0: none). */
   requestTimeout: number;
 }
@@ -211,7 +214,7 @@ export class GrpcGateway {
    */
   private async serveIngest(call: IngestCall, rpc: Rpc, route: IngestRoute): Promise<Message> {
     const { ingest } = route;
-    const user = await this.opts.authenticate(call.metadata);
+    const user = await this.authenticate(call);
     let result = ingest.empty;
     let batch: Params[] = [];
     // Stream position of the batch's first message.
@@ -243,16 +246,38 @@ export class GrpcGateway {
 
   /** Authenticates, turns the deadline into a timeout and the request into the action's params. */
   private async prepare(call: UnaryCall | StreamCall, rpc: Rpc): Promise<Prepared> {
-    const user = await this.opts.authenticate(call.metadata);
+    const user = await this.authenticate(call);
     const options = this.callOptions(call, rpc, user);
     return { params: this.requestParams(rpc, call.request), options };
   }
 
-  /** The broker call's options: the caller, and what is left of the deadline as its timeout. */
+  /**
+   * The caller, whose request budget this call is charged to (RESOURCE_EXHAUSTED with `retry-after` when
+   * it is spent); a caller without a valid token is charged by address, as on REST.
+   */
+  private async authenticate(call: UnaryCall | StreamCall | IngestCall): Promise<AuthUser> {
+    const limiter = this.opts.rateLimiter;
+    let user: AuthUser;
+    try {
+      user = await this.opts.authenticate(call.metadata);
+    } catch (err) {
+      if (limiter) await limiter.enforce(clientKey(grpcPeerAddress(call.getPeer())));
+      throw err;
+    }
+    if (limiter) await limiter.enforce(userKey(user.id));
+    return user;
+  }
+
+  /**
+   * The broker call's options: the caller, what is left of the deadline as its timeout, and the caller's
+   * `x-request-id` metadata as the request id (as REST takes the header; audit records carry it).
+   */
   private callOptions(call: UnaryCall | StreamCall | IngestCall, rpc: Rpc, user: AuthUser): CallingOptions {
     const remaining = remainingMs(call.getDeadline());
     if (remaining <= 0) throw new Errors.RequestTimeoutError({ action: rpc.route.action, nodeID: this.opts.broker.nodeID });
-    return { meta: { user }, timeout: callTimeout(remaining, this.opts.requestTimeout) };
+    const [requestId] = call.metadata.get("x-request-id");
+    const requestID = typeof requestId === "string" && requestId !== "" ? requestId.slice(0, 200) : undefined;
+    return { meta: { user }, timeout: callTimeout(remaining, this.opts.requestTimeout), ...(requestID ? { requestID } : {}) };
   }
 
   /**

@@ -11,7 +11,7 @@ import { campaignWatch, clearFields, entriesAs, eventIngest, listAs } from "./ho
 import { isWatchRoute, type RouteTable } from "./types";
 
 /** The .proto files served, relative to proto/. */
-export const PROTO_FILES = ["marketing/v1/campaigns.proto", "marketing/v1/publisher.proto", "marketing/v1/analytics.proto", "marketing/v1/abtests.proto", "marketing/v1/segments.proto", "marketing/v1/automations.proto"] as const;
+export const PROTO_FILES = ["marketing/v1/campaigns.proto", "marketing/v1/publisher.proto", "marketing/v1/analytics.proto", "marketing/v1/abtests.proto", "marketing/v1/segments.proto", "marketing/v1/automations.proto", "marketing/v1/teams.proto", "marketing/v1/audit.proto"] as const;
 
 /**
  * proto-loader field name → action key, for the few names an action spells otherwise than the camelCase
@@ -103,6 +103,17 @@ export const ROUTES: RouteTable = {
   "marketing.v1.AutomationService/ListMessageTemplates": { action: "automation.messageTemplates" },
   "marketing.v1.AutomationService/SaveMessageTemplate": { action: "automation.saveMessageTemplate" },
   "marketing.v1.AutomationService/RenderMessageTemplate": { action: "automation.renderMessageTemplate" },
+  "marketing.v1.TeamService/CreateTeam": { action: "teams.create" },
+  "marketing.v1.TeamService/ListTeams": { action: "teams.list" },
+  "marketing.v1.TeamService/GetTeam": { action: "teams.get" },
+  "marketing.v1.TeamService/RenameTeam": { action: "teams.update" },
+  "marketing.v1.TeamService/DeleteTeam": { action: "teams.remove" },
+  "marketing.v1.TeamService/ListMembers": { action: "teams.members" },
+  "marketing.v1.TeamService/AddMember": { action: "teams.addMember" },
+  "marketing.v1.TeamService/ChangeMemberRole": { action: "teams.updateMember" },
+  "marketing.v1.TeamService/RemoveMember": { action: "teams.removeMember" },
+  "marketing.v1.TeamService/LeaveTeam": { action: "teams.leave" },
+  "marketing.v1.AuditService/ListAuditRecords": { action: "audit.list" },
 };
 
 /** Every broker event some streaming route follows. */

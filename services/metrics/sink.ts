@@ -5,10 +5,10 @@
  * logged, since sending it again cannot succeed. Nothing here throws into the caller.
  */
 import { CloudWatchClient, PutMetricDataCommand, type MetricDatum } from "@aws-sdk/client-cloudwatch";
+import type { MetricsConfig } from "../../lib/config";
 import type { Observation } from "./definitions";
 import { aggregate, batches, datumsFor } from "./datums";
 import { BoundedQueue } from "./queue";
-import type { MetricsConfig } from "./config";
 
 export interface SinkLogger {
   warn(...args: unknown[]): void;

@@ -8,9 +8,10 @@ import type { Agenda } from "agenda";
 import type { Logger } from "moleculer";
 import { isPluginError, type Adapted, type BaseContent, type ContentProblem, type Credentials, type PublishingPlugin } from "../../plugins/sdk";
 import type { AuthUser } from "../../lib/auth";
+import { systemAudit, type AuditContext } from "../audit/context";
+import type { PublisherConfig } from "../../lib/config";
 import { UnprocessableError } from "../../lib/errors";
 import { retryDelay } from "./backoff";
-import type { PublisherConfig } from "./config";
 import type { CredentialCipher } from "./credentials-crypto";
 import type { PluginRegistry } from "./registry";
 import type { AttemptError } from "./schema";
@@ -18,6 +19,9 @@ import { idempotencyKeyOf, type PublishAttempt, type PublisherStore } from "./st
 
 export const ATTEMPT_JOB = "publisher.attempt";
 export const SWEEP_JOB = "publisher.sweep";
+/** The audit action of an attempt's outcome (the job's doing, actor `system`) and of a key-rotation re-seal. */
+const ATTEMPT_AUDIT = systemAudit(ATTEMPT_JOB);
+const RESEAL_AUDIT = systemAudit("publisher.resealCredentials");
 
 export interface PublishRequest {
   campaignId: string;
@@ -68,7 +72,7 @@ export class PublishPipeline {
    * Records the attempts and schedules their jobs. Refuses the whole request (422, nothing recorded) when
    * any platform cannot take the content or has no credentials, so a campaign never half-launches.
    */
-  async enqueue(user: AuthUser, req: PublishRequest): Promise<{ attempt: PublishAttempt; created: boolean }[]> {
+  async enqueue(user: AuthUser, req: PublishRequest, audit: AuditContext): Promise<{ attempt: PublishAttempt; created: boolean }[]> {
     const previews = this.preview(req.content, req.mediaUrls, req.platforms);
     const problems: ContentProblem[] = [];
     for (const [platform, p] of Object.entries(previews)) {
@@ -90,6 +94,7 @@ export class PublishPipeline {
         changes: previews[platform].changes,
         maxAttempts: this.deps.config.maxAttempts,
       })),
+      audit,
     );
     for (const { attempt, created } of rows) if (created) await this.schedule(attempt.id, new Date());
     return rows;
@@ -166,13 +171,13 @@ export class PublishPipeline {
   }
 
   private async succeed(row: PublishAttempt, externalId: string, url: string | undefined, recovered: boolean): Promise<void> {
-    const done = await this.deps.store.markPublished(row.id, externalId, url);
+    const done = await this.deps.store.markPublished(row.id, externalId, url, ATTEMPT_AUDIT);
     if (done) this.deps.emit("publisher.publish.succeeded", { attempt: publicAttempt(done), recovered });
   }
 
   private async fail(row: PublishAttempt, state: "failed" | "dead_letter", error: Omit<AttemptError, "attempt" | "at"> & Partial<AttemptError>): Promise<void> {
     const full: AttemptError = { attempt: row.attempts, at: new Date().toISOString(), ...error };
-    const done = await this.deps.store.markFinal(row.id, state, full);
+    const done = await this.deps.store.markFinal(row.id, state, full, ATTEMPT_AUDIT);
     if (!done) return;
     this.deps.logger.warn(`publish ${row.id} (${row.platform}, campaign ${row.campaignId}) ${state}: ${full.kind}`);
     this.deps.emit("publisher.publish.failed", { attempt: publicAttempt(done), reason: full.kind, message: full.message });
@@ -184,7 +189,7 @@ export class PublishPipeline {
     if (!sealed) return undefined;
     const secrets = this.deps.cipher.open(sealed, ownerId, platform);
     if (sealed.keyId !== this.deps.cipher.currentKeyId) {
-      await this.deps.store.resealCredentials(ownerId, platform, sealed, this.deps.cipher.seal(secrets, ownerId, platform));
+      await this.deps.store.resealCredentials(ownerId, platform, sealed, this.deps.cipher.seal(secrets, ownerId, platform), RESEAL_AUDIT);
     }
     return secrets;
   }

@@ -18,6 +18,8 @@ import {
   type SentMessageRow,
 } from "./schema";
 import type { Sealed } from "./credentials-crypto";
+import type { AuditContext } from "../audit/context";
+import { recordAudit, REDACTED, targetOf, type AuditEntry } from "../audit/store";
 
 export type PublishAttempt = PublishAttemptRow;
 
@@ -38,6 +40,15 @@ export function idempotencyKeyOf(campaignId: string, platform: string, variantId
 
 const RETRYABLE_STATES: AttemptState[] = ["pending", "retrying"];
 
+/**
+ * Audit entries. Publications are recorded on their campaign (`publications.<platform>[.<variant>]`: the
+ * attempt's state), so a campaign's trail shows who published it and how each platform ended; credentials
+ * on `credentials`/<platform>, never with a value.
+ */
+const publicationKey = (a: Pick<PublishAttempt, "platform" | "variantId">) => `publications.${a.platform}${a.variantId ? `.${a.variantId}` : ""}`;
+const publicationEntry = (a: PublishAttempt, from: AttemptState | null, extra: Record<string, { from?: unknown; to?: unknown }> = {}): AuditEntry =>
+  targetOf(a, "campaign", a.campaignId, { [publicationKey(a)]: { from, to: a.state }, ...extra });
+
 export class PublisherStore {
   constructor(private readonly db: Db) {}
 
@@ -47,19 +58,29 @@ export class PublisherStore {
    * Inserts the attempts that do not exist yet (the idempotency key is unique) and returns all of them,
    * with `created` telling which are new: publishing a campaign twice never makes a second attempt.
    */
-  async createAttempts(user: AuthUser, attempts: NewAttempt[]): Promise<{ attempt: PublishAttempt; created: boolean }[]> {
+  async createAttempts(user: AuthUser, attempts: NewAttempt[], audit: AuditContext): Promise<{ attempt: PublishAttempt; created: boolean }[]> {
     if (!attempts.length) return [];
     const now = new Date();
-    const inserted = await this.db
-      .insert(publishAttempts)
-      .values(attempts.map((a) => ({ ...a, id: crypto.randomUUID(), ...ownership(user), state: "pending" as const, nextAttemptAt: now, createdAt: now, updatedAt: now })))
-      .onConflictDoNothing({ target: publishAttempts.idempotencyKey })
-      .returning();
-    const newIds = new Set(inserted.map((r) => r.id));
-    const keys = attempts.map((a) => a.idempotencyKey);
-    const rows = await this.db.select().from(publishAttempts).where(and(inArray(publishAttempts.idempotencyKey, keys), visibleTo(user, publishAttempts)));
-    const byKey = new Map(rows.map((r) => [r.idempotencyKey, r]));
-    return keys.flatMap((k) => (byKey.has(k) ? [{ attempt: byKey.get(k)!, created: newIds.has(byKey.get(k)!.id) }] : []));
+    return this.db.transaction(async (tx) => {
+      const inserted = await tx
+        .insert(publishAttempts)
+        .values(attempts.map((a) => ({ ...a, id: crypto.randomUUID(), ...ownership(user), state: "pending" as const, nextAttemptAt: now, createdAt: now, updatedAt: now })))
+        .onConflictDoNothing({ target: publishAttempts.idempotencyKey })
+        .returning();
+      // One record per campaign for the attempts this request created; a repeated publish creates none.
+      const byCampaign = new Map<string, PublishAttempt[]>();
+      for (const a of inserted) byCampaign.set(a.campaignId, [...(byCampaign.get(a.campaignId) ?? []), a]);
+      await recordAudit(
+        tx,
+        audit,
+        [...byCampaign.values()].map((created) => targetOf(created[0], "campaign", created[0].campaignId, Object.fromEntries(created.map((a) => [publicationKey(a), { from: null, to: a.state }])))),
+      );
+      const newIds = new Set(inserted.map((r) => r.id));
+      const keys = attempts.map((a) => a.idempotencyKey);
+      const rows = await tx.select().from(publishAttempts).where(and(inArray(publishAttempts.idempotencyKey, keys), visibleTo(user, publishAttempts)));
+      const byKey = new Map(rows.map((r) => [r.idempotencyKey, r]));
+      return keys.flatMap((k) => (byKey.has(k) ? [{ attempt: byKey.get(k)!, created: newIds.has(byKey.get(k)!.id) }] : []));
+    });
   }
 
   async listForCampaign(user: AuthUser, campaignId: string): Promise<PublishAttempt[]> {
@@ -114,14 +135,18 @@ export class PublisherStore {
       .where(and(eq(publishAttempts.id, id), eq(publishAttempts.state, "running")));
   }
 
-  async markPublished(id: string, externalId: string, url: string | undefined): Promise<PublishAttempt | undefined> {
+  /** The try went live. Audited (under the job's `audit`) on the campaign with the post's id. */
+  async markPublished(id: string, externalId: string, url: string | undefined, audit: AuditContext): Promise<PublishAttempt | undefined> {
     const now = new Date();
-    const [row] = await this.db
-      .update(publishAttempts)
-      .set({ state: "published", externalId, url: url ?? null, outcomeUnknown: false, leaseUntil: null, publishedAt: now, updatedAt: now })
-      .where(and(eq(publishAttempts.id, id), eq(publishAttempts.state, "running")))
-      .returning();
-    return row;
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx
+        .update(publishAttempts)
+        .set({ state: "published", externalId, url: url ?? null, outcomeUnknown: false, leaseUntil: null, publishedAt: now, updatedAt: now })
+        .where(and(eq(publishAttempts.id, id), eq(publishAttempts.state, "running")))
+        .returning();
+      if (row) await recordAudit(tx, audit, publicationEntry(row, "running", { [`${publicationKey(row)}.externalId`]: { to: externalId } }));
+      return row;
+    });
   }
 
   async markRetry(id: string, nextAttemptAt: Date, error: AttemptError, outcomeUnknown: boolean): Promise<void> {
@@ -138,14 +163,17 @@ export class PublisherStore {
       .where(and(eq(publishAttempts.id, id), eq(publishAttempts.state, "running")));
   }
 
-  /** Final failure: `failed` (cannot succeed) or `dead_letter` (tries spent). */
-  async markFinal(id: string, state: "failed" | "dead_letter", error: AttemptError): Promise<PublishAttempt | undefined> {
-    const [row] = await this.db
-      .update(publishAttempts)
-      .set({ state, leaseUntil: null, errors: sql`${publishAttempts.errors} || ${JSON.stringify([error])}::jsonb`, updatedAt: new Date() })
-      .where(and(eq(publishAttempts.id, id), eq(publishAttempts.state, "running")))
-      .returning();
-    return row;
+  /** Final failure: `failed` (cannot succeed) or `dead_letter` (tries spent); audited like `markPublished`. */
+  async markFinal(id: string, state: "failed" | "dead_letter", error: AttemptError, audit: AuditContext): Promise<PublishAttempt | undefined> {
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx
+        .update(publishAttempts)
+        .set({ state, leaseUntil: null, errors: sql`${publishAttempts.errors} || ${JSON.stringify([error])}::jsonb`, updatedAt: new Date() })
+        .where(and(eq(publishAttempts.id, id), eq(publishAttempts.state, "running")))
+        .returning();
+      if (row) await recordAudit(tx, audit, publicationEntry(row, "running", { [`${publicationKey(row)}.error`]: { to: error.kind } }));
+      return row;
+    });
   }
 
   /** Attempts whose job may have been lost: due for over `graceMs`, or running past their lease. */
@@ -166,12 +194,22 @@ export class PublisherStore {
 
   // ── credentials ────────────────────────────────────────────────────────────────────────────────────
 
-  async putCredentials(user: AuthUser, platform: string, sealed: Sealed): Promise<void> {
+  /** Stores (or replaces) sealed credentials; the audit record names the fields, never a value. */
+  async putCredentials(user: AuthUser, platform: string, sealed: Sealed, fields: string[], audit: AuditContext): Promise<void> {
     const now = new Date();
-    await this.db
-      .insert(platformCredentials)
-      .values({ ...ownership(user), platform, ...sealed, updatedAt: now })
-      .onConflictDoUpdate({ target: [platformCredentials.ownerId, platformCredentials.platform], set: { ...sealed, teamId: user.teamId, updatedAt: now } });
+    await this.db.transaction(async (tx) => {
+      const [existing] = await tx
+        .select({ platform: platformCredentials.platform })
+        .from(platformCredentials)
+        .where(and(eq(platformCredentials.ownerId, user.id), eq(platformCredentials.platform, platform)))
+        .for("update");
+      await tx
+        .insert(platformCredentials)
+        .values({ ...ownership(user), platform, ...sealed, updatedAt: now })
+        .onConflictDoUpdate({ target: [platformCredentials.ownerId, platformCredentials.platform], set: { ...sealed, teamId: user.teamId, updatedAt: now } });
+      const credentials = existing ? { from: REDACTED, to: REDACTED } : { to: REDACTED };
+      await recordAudit(tx, audit, targetOf(ownership(user), "credentials", platform, { credentials, fields: { to: fields } }));
+    });
   }
 
   /** The owner's sealed credentials for a platform (the job side: acts for `ownerId`). */
@@ -183,21 +221,28 @@ export class PublisherStore {
     return row;
   }
 
-  /** Re-seals a row with the current key after rotation, only if nobody rewrote it meanwhile. */
-  async resealCredentials(ownerId: string, platform: string, from: Sealed, to: Sealed): Promise<void> {
-    await this.db
-      .update(platformCredentials)
-      .set({ ...to })
-      .where(and(eq(platformCredentials.ownerId, ownerId), eq(platformCredentials.platform, platform), eq(platformCredentials.iv, from.iv)));
+  /** Re-seals a row with the current key after rotation, only if nobody rewrote it meanwhile (audited: the key id). */
+  async resealCredentials(ownerId: string, platform: string, from: Sealed, to: Sealed, audit: AuditContext): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      const [row] = await tx
+        .update(platformCredentials)
+        .set({ ...to })
+        .where(and(eq(platformCredentials.ownerId, ownerId), eq(platformCredentials.platform, platform), eq(platformCredentials.iv, from.iv)))
+        .returning({ ownerId: platformCredentials.ownerId, teamId: platformCredentials.teamId });
+      if (row) await recordAudit(tx, audit, targetOf(row, "credentials", platform, { keyId: { from: from.keyId, to: to.keyId }, credentials: { from: REDACTED, to: REDACTED } }));
+    });
   }
 
   /** Credentials are per creator: only the owner's own row is removed. */
-  async deleteCredentials(user: AuthUser, platform: string): Promise<boolean> {
-    const rows = await this.db
-      .delete(platformCredentials)
-      .where(and(eq(platformCredentials.ownerId, user.id), eq(platformCredentials.platform, platform)))
-      .returning({ platform: platformCredentials.platform });
-    return rows.length > 0;
+  async deleteCredentials(user: AuthUser, platform: string, audit: AuditContext): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      const rows = await tx
+        .delete(platformCredentials)
+        .where(and(eq(platformCredentials.ownerId, user.id), eq(platformCredentials.platform, platform)))
+        .returning({ ownerId: platformCredentials.ownerId, teamId: platformCredentials.teamId });
+      if (rows.length) await recordAudit(tx, audit, targetOf(rows[0], "credentials", platform, { credentials: { from: REDACTED } }));
+      return rows.length > 0;
+    });
   }
 
   async credentialPlatforms(user: AuthUser): Promise<{ platform: string; updatedAt: Date }[]> {
@@ -242,7 +287,18 @@ export class PublisherStore {
     return { row, created: false };
   }
 
-  async setMessageSent(user: AuthUser, key: string, externalId: string): Promise<void> {
-    await this.db.update(sentMessages).set({ externalId }).where(and(eq(sentMessages.ownerId, user.id), eq(sentMessages.idempotencyKey, key)));
+  /**
+   * The message went out. Audited on the fan (so erasing the fan clears its values): platform, key and the
+   * platform's message id, never the text.
+   */
+  async setMessageSent(user: AuthUser, key: string, externalId: string, audit: AuditContext): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      const [row] = await tx
+        .update(sentMessages)
+        .set({ externalId })
+        .where(and(eq(sentMessages.ownerId, user.id), eq(sentMessages.idempotencyKey, key)))
+        .returning();
+      if (row) await recordAudit(tx, audit, targetOf(row, "fan", row.fanId, { [`messages.${row.platform}`]: { to: { idempotencyKey: key, externalId } } }));
+    });
   }
 }

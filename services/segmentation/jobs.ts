@@ -4,6 +4,7 @@
  * a second run in the same instant changes nothing.
  */
 import type { Service } from "moleculer";
+import { systemAudit, type AuditContext } from "../audit/context";
 import type { SegmentationStore } from "./store";
 
 export const REFRESH_JOB = "segmentation.refresh-dynamic-segments";
@@ -11,13 +12,14 @@ export const REFRESH_EVERY = "1 day";
 
 export interface RefreshHost {
   store: SegmentationStore;
-  refreshAndAnnounce(segment: Awaited<ReturnType<SegmentationStore["allDynamicSegments"]>>[number], reason: string): Promise<unknown>;
+  refreshAndAnnounce(segment: Awaited<ReturnType<SegmentationStore["allDynamicSegments"]>>[number], reason: string, audit?: AuditContext): Promise<unknown>;
 }
 
 export async function refreshDynamicSegments(this: Service & RefreshHost): Promise<void> {
   for (const segment of await this.store.allDynamicSegments()) {
     try {
-      await this.refreshAndAnnounce(segment, "scheduled");
+      // Recorded as `system`, and only for segments whose membership changed.
+      await this.refreshAndAnnounce(segment, "scheduled", systemAudit("segmentation.refreshSegment"));
     } catch (err) {
       // One broken segment must not stop the others; the next run tries it again.
       this.logger.error(`Refreshing segment ${segment.id} failed`, err);

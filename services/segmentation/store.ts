@@ -10,6 +10,8 @@ import { ownership, visibleTo } from "../../lib/access";
 import type { AuthUser } from "../../lib/auth";
 import type { Db } from "../../lib/db";
 import { afterCursor, decodeCursor, toPage, type Page, type PageRequest } from "../../lib/pagination";
+import { SYSTEM_ACTOR, type AuditContext } from "../audit/context";
+import { diff, eraseAuditValues, recordAudit, targetOf, type AuditEntry, type Changes } from "../audit/store";
 import { compileCriteria, noActivityDays, type Criteria } from "./criteria";
 import {
   fans,
@@ -96,6 +98,10 @@ function audienceOf(owner: { ownerId: string; teamId: string | null }): SQL {
 /** Own rows first, so a team member with a same-id fan of their own gets theirs. */
 const ownFirst = (user: AuthUser) => desc(sql`(${fans.ownerId} = ${user.id})`);
 
+/** Audit entries: a fan (its id is the creator's own id for the fan) and a segment. */
+const fanEntry = (row: FanRow, changes: Changes): AuditEntry => targetOf(row as { ownerId: string; teamId: string | null }, "fan", row.id, changes);
+const segmentEntry = (row: Segment, changes: Changes): AuditEntry => targetOf(row, "segment", row.id, changes);
+
 export class SegmentationStore {
   constructor(private readonly db: Db) {}
 
@@ -105,7 +111,7 @@ export class SegmentationStore {
    * Inserts or changes fans: a given field replaces the stored one, an absent field keeps it. One multi-row
    * INSERT … ON CONFLICT per distinct set of given fields (a batch from one client normally has one).
    */
-  async upsertFans(user: AuthUser, inputs: FanInput[], thresholds: SpendingThresholds): Promise<{ fan: Fan; created: boolean }[]> {
+  async upsertFans(user: AuthUser, inputs: FanInput[], thresholds: SpendingThresholds, audit: AuditContext): Promise<{ fan: Fan; created: boolean }[]> {
     const groups = new Map<string, FanInput[]>();
     for (const input of inputs) {
       const row = withDerivedSpending(input, thresholds);
@@ -113,20 +119,34 @@ export class SegmentationStore {
       groups.set(key, [...(groups.get(key) ?? []), row]);
     }
     const now = new Date();
-    const out: { fan: Fan; created: boolean }[] = [];
-    for (const rows of groups.values()) {
-      const given = Object.keys(rows[0]).filter((k) => k !== "id") as (keyof typeof fans.$inferInsert)[];
-      const set: Record<string, SQL> = { updatedAt: sql`excluded.updated_at` };
-      for (const key of given) set[key] = sql.raw(`excluded.${fans[key as keyof typeof fans._.columns].name}`);
-      const result = await this.db
-        .insert(fans)
-        .values(rows.map((r) => ({ ...r, ...ownership(user), createdAt: now, updatedAt: now })))
-        .onConflictDoUpdate({ target: [fans.ownerId, fans.id], set })
-        // xmax = 0 only on a freshly inserted row version: tells created from updated in the same statement.
-        .returning({ ...getTableColumns(fans), created: sql<boolean>`(xmax = 0)` });
-      for (const { created, ...row } of result) out.push({ fan: toFan(row, now), created });
-    }
-    return out;
+    return this.db.transaction(async (tx) => {
+      // The stored versions, locked, for the audit records' `from` values (one record per fan).
+      const existing = await tx
+        .select()
+        .from(fans)
+        .where(and(eq(fans.ownerId, user.id), inArray(fans.id, inputs.map((i) => i.id))))
+        .for("update");
+      const before = new Map(existing.map((r) => [r.id, r]));
+      const out: { fan: Fan; created: boolean }[] = [];
+      const entries: AuditEntry[] = [];
+      for (const rows of groups.values()) {
+        const given = Object.keys(rows[0]).filter((k) => k !== "id") as (keyof typeof fans.$inferInsert)[];
+        const set: Record<string, SQL> = { updatedAt: sql`excluded.updated_at` };
+        for (const key of given) set[key] = sql.raw(`excluded.${fans[key as keyof typeof fans._.columns].name}`);
+        const result = await tx
+          .insert(fans)
+          .values(rows.map((r) => ({ ...r, ...ownership(user), createdAt: now, updatedAt: now })))
+          .onConflictDoUpdate({ target: [fans.ownerId, fans.id], set })
+          // xmax = 0 only on a freshly inserted row version: tells created from updated in the same statement.
+          .returning({ ...getTableColumns(fans), created: sql<boolean>`(xmax = 0)` });
+        for (const { created, ...row } of result) {
+          out.push({ fan: toFan(row, now), created });
+          entries.push(fanEntry(row, diff(created ? undefined : before.get(row.id), row)));
+        }
+      }
+      await recordAudit(tx, audit, entries);
+      return out;
+    });
   }
 
   async getFan(user: AuthUser, id: string): Promise<Fan | undefined> {
@@ -138,7 +158,7 @@ export class SegmentationStore {
    * Applies one activity in a single statement (creating the fan when it is new): counters and the spending
    * level are computed by the database, so concurrent purchases never lose an increment.
    */
-  async recordActivity(user: AuthUser, fanId: string, activity: Activity, t: SpendingThresholds): Promise<Fan> {
+  async recordActivity(user: AuthUser, fanId: string, activity: Activity, t: SpendingThresholds, audit: AuditContext): Promise<Fan> {
     const amount = activity.type === "purchased" ? (activity.amount ?? 0) : 0;
     const at = activity.at;
     const ltv = sql`(${fans.lifetimeValue} + ${amount}::double precision)`;
@@ -167,8 +187,12 @@ export class SegmentationStore {
       ...(activity.type === "subscribed" ? { subscriptionStatus: "active" as const, subscribedAt: at } : {}),
       ...(activity.type === "unsubscribed" ? { subscriptionStatus: "cancelled" as const } : {}),
     };
-    const [row] = await this.db.insert(fans).values(fresh).onConflictDoUpdate({ target: [fans.ownerId, fans.id], set }).returning();
-    return toFan(row);
+    return this.db.transaction(async (tx) => {
+      const [before] = await tx.select().from(fans).where(and(eq(fans.ownerId, user.id), eq(fans.id, fanId))).for("update");
+      const [row] = await tx.insert(fans).values(fresh).onConflictDoUpdate({ target: [fans.ownerId, fans.id], set }).returning();
+      await recordAudit(tx, audit, fanEntry(row, { ...diff(before, row), activity: { to: activity.type } }));
+      return toFan(row);
+    });
   }
 
   /** Everything held about a fan: the row and its segment memberships. */
@@ -184,8 +208,12 @@ export class SegmentationStore {
     return { fan, memberships };
   }
 
-  /** Deletes a fan and (through the foreign key) its memberships, keeping member counts right. */
-  async eraseFan(user: AuthUser, id: string): Promise<{ fan: Fan; segmentIds: string[] } | undefined> {
+  /**
+   * Deletes a fan and (through the foreign key) its memberships, keeping member counts right. The audit
+   * records about the fan lose their values (the fields changed stay), and the erase itself is recorded
+   * without any of the fan's data.
+   */
+  async eraseFan(user: AuthUser, id: string, audit: AuditContext): Promise<{ fan: Fan; segmentIds: string[] } | undefined> {
     const fan = await this.getFan(user, id);
     if (!fan) return undefined;
     return this.db.transaction(async (tx) => {
@@ -198,19 +226,24 @@ export class SegmentationStore {
         await tx.update(segments).set({ memberCount: sql`GREATEST(${segments.memberCount} - 1, 0)` }).where(inArray(segments.id, segmentIds));
       }
       await tx.delete(fans).where(and(eq(fans.ownerId, fan.ownerId), eq(fans.id, fan.id)));
+      await eraseAuditValues(tx, fan.ownerId, "fan", fan.id);
+      await recordAudit(tx, audit, fanEntry(fan, { erased: { from: false, to: true }, ...(segmentIds.length ? { segmentIds: { from: segmentIds, to: [] } } : {}) }));
       return { fan, segmentIds };
     });
   }
 
   // ---- segments -----------------------------------------------------------------------------------
 
-  async createSegment(user: AuthUser, input: SegmentInput): Promise<Segment> {
+  async createSegment(user: AuthUser, input: SegmentInput, audit: AuditContext): Promise<Segment> {
     const now = new Date();
-    const [row] = await this.db
-      .insert(segments)
-      .values({ ...input, criteria: input.criteria ?? null, id: crypto.randomUUID(), ...ownership(user), createdAt: now, updatedAt: now })
-      .returning();
-    return row;
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx
+        .insert(segments)
+        .values({ ...input, criteria: input.criteria ?? null, id: crypto.randomUUID(), ...ownership(user), createdAt: now, updatedAt: now })
+        .returning();
+      await recordAudit(tx, audit, segmentEntry(row, diff(undefined, row)));
+      return row;
+    });
   }
 
   async getSegment(user: AuthUser, id: string): Promise<Segment | undefined> {
@@ -222,18 +255,26 @@ export class SegmentationStore {
     return this.db.select().from(segments).where(and(inArray(segments.id, ids), visibleTo(user, segments)));
   }
 
-  async updateSegment(user: AuthUser, id: string, patch: SegmentPatch): Promise<Segment | undefined> {
-    const [row] = await this.db
-      .update(segments)
-      .set({ ...patch, updatedAt: new Date() })
-      .where(and(eq(segments.id, id), visibleTo(user, segments)))
-      .returning();
-    return row;
+  async updateSegment(user: AuthUser, id: string, patch: SegmentPatch, audit: AuditContext): Promise<Segment | undefined> {
+    return this.db.transaction(async (tx) => {
+      const [before] = await tx.select().from(segments).where(and(eq(segments.id, id), visibleTo(user, segments))).for("update");
+      if (!before) return undefined;
+      const [row] = await tx
+        .update(segments)
+        .set({ ...patch, updatedAt: new Date() })
+        .where(eq(segments.id, id))
+        .returning();
+      await recordAudit(tx, audit, segmentEntry(row, diff(before, row)));
+      return row;
+    });
   }
 
-  async removeSegment(user: AuthUser, id: string): Promise<Segment | undefined> {
-    const [row] = await this.db.delete(segments).where(and(eq(segments.id, id), visibleTo(user, segments))).returning();
-    return row;
+  async removeSegment(user: AuthUser, id: string, audit: AuditContext): Promise<Segment | undefined> {
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx.delete(segments).where(and(eq(segments.id, id), visibleTo(user, segments))).returning();
+      if (row) await recordAudit(tx, audit, segmentEntry(row, diff(row, undefined)));
+      return row;
+    });
   }
 
   async listSegments(user: AuthUser, filters: { type?: SegmentType }, page: PageRequest<SegmentSort>): Promise<Page<Segment>> {
@@ -303,8 +344,10 @@ export class SegmentationStore {
   /**
    * Materializes a segment's membership in one transaction with set-based statements: delete members that no
    * longer match, insert the new ones, then recompute the stats. Static segments only get their stats.
+   * Audit (when given): the stats' changes and how many fans entered and left. A refresh the system runs
+   * by itself is recorded only when membership changed; one a user asks for always is.
    */
-  async refreshSegment(segment: Segment, now = new Date()): Promise<{ segment: Segment; entered: FanKey[]; exited: FanKey[] }> {
+  async refreshSegment(segment: Segment, audit: AuditContext | null, now = new Date()): Promise<{ segment: Segment; entered: FanKey[]; exited: FanKey[] }> {
     return this.db.transaction(async (tx) => {
       let entered: FanKey[] = [];
       let exited: FanKey[] = [];
@@ -361,6 +404,10 @@ export class SegmentationStore {
         .set({ memberCount: stats.n, avgEngagement: stats.engagement, avgRevenue: stats.revenue, lastRefreshedAt: now })
         .where(eq(segments.id, segment.id))
         .returning();
+      if (audit && updated && (audit.actorId !== SYSTEM_ACTOR || entered.length || exited.length)) {
+        const counts: Changes = { ...(entered.length ? { entered: { to: entered.length } } : {}), ...(exited.length ? { exited: { to: exited.length } } : {}) };
+        await recordAudit(tx, audit, segmentEntry(updated, { ...diff(segment, updated), ...counts }));
+      }
       return { segment: updated ?? segment, entered, exited };
     });
   }
@@ -397,9 +444,16 @@ export class SegmentationStore {
 
   /**
    * Adds and removes memberships and moves the member counts by the rows that really changed, in one
-   * transaction; returns those rows (a concurrent writer's duplicate is not counted twice).
+   * transaction; returns those rows (a concurrent writer's duplicate is not counted twice). With `audit`
+   * (a user adding or removing a member by hand) each fan whose membership changed gets a record
+   * `{"segments.<id>": {from, to}}`, on the fan so that an erase of the fan clears it too; changes that
+   * follow from a fan's own change (re-evaluation) are covered by that change's record.
    */
-  async applyMembershipChanges(add: MembershipChange[], remove: MembershipChange[]): Promise<{ entered: MembershipChange[]; exited: MembershipChange[] }> {
+  async applyMembershipChanges(
+    add: MembershipChange[],
+    remove: MembershipChange[],
+    audit?: { context: AuditContext; teamId: string | null },
+  ): Promise<{ entered: MembershipChange[]; exited: MembershipChange[] }> {
     if (!add.length && !remove.length) return { entered: [], exited: [] };
     return this.db.transaction(async (tx) => {
       const entered = add.length
@@ -425,6 +479,11 @@ export class SegmentationStore {
       for (const e of exited) delta.set(e.segmentId, (delta.get(e.segmentId) ?? 0) - 1);
       for (const [segmentId, d] of delta) {
         if (d) await tx.update(segments).set({ memberCount: sql`GREATEST(${segments.memberCount} + ${d}, 0)` }).where(eq(segments.id, segmentId));
+      }
+      if (audit) {
+        const membership = (m: MembershipChange, member: boolean): AuditEntry =>
+          targetOf({ ownerId: m.ownerId, teamId: audit.teamId }, "fan", m.fanId, { [`segments.${m.segmentId}`]: { from: !member, to: member } });
+        await recordAudit(tx, audit.context, [...entered.map((m) => membership(m, true)), ...exited.map((m) => membership(m, false))]);
       }
       return { entered, exited };
     });

@@ -1,7 +1,7 @@
 /**
  * Tenancy matrix over gRPC: every unary RPC of the route table whose request names a row (an `id`,
- * `campaign_id`, `segment_id`, `fan_id`, `test_id`, `variant_id` field) is called by every role of team A
- * with owner B's ids and with ids that exist nowhere. Both must get the same status (NOT_FOUND where the
+ * `campaign_id`, `segment_id`, `fan_id`, `test_id`, `variant_id`, `user_id` field) is called by every
+ * role of team A with owner B's ids and with ids that exist nowhere. Both must get the same status (NOT_FOUND where the
  * role may act, PERMISSION_DENIED where it may not: never a hint that B's row exists), and no B row may
  * change.
  */
@@ -15,16 +15,21 @@ import { PROTO_FILES, ROUTES } from "../../services/grpc/routes";
 import { isWatchRoute } from "../../services/grpc/types";
 import { token } from "../helpers/env";
 import type { SeedIds } from "./hostile/generator";
-import { diffSnapshots, OWNER_B, seed, snapshot, startServer, type Server } from "./hostile/harness";
+import { addMembers, diffSnapshots, OWNER_A, OWNER_B, seed, snapshot, startServer, type Server } from "./hostile/harness";
 
 jest.setTimeout(300_000);
 
 let server: Server;
 let b: SeedIds;
+let teamA: string;
 
 beforeAll(async () => {
   server = await startServer();
-  ({ b } = await seed(server.baseUrl));
+  const seeded = await seed(server.baseUrl);
+  b = seeded.b;
+  teamA = seeded.a.teamId;
+  // Team A's members, one per role; their tokens name team A and the membership gives the role.
+  await addMembers(server.baseUrl, OWNER_A, teamA, Object.fromEntries(ROLES.map((role) => [`grpc-team-a-${role}`, role])));
 });
 
 afterAll(async () => {
@@ -39,12 +44,14 @@ function idFor(service: string, field: string, ids: SeedIds): string | undefined
     fan_id: ids.fanId,
     test_id: ids.abTestId,
     variant_id: ids.variantId,
+    user_id: ids.userId,
   };
   if (field !== "id") return byField[field];
   if (service.endsWith("CampaignService")) return ids.campaignId;
   if (service.endsWith("ABTestService")) return ids.abTestId;
   if (service.endsWith("SegmentService")) return ids.segmentId;
   if (service.endsWith("FanService")) return ids.fanId;
+  if (service.endsWith("TeamService")) return ids.teamId;
   return undefined;
 }
 
@@ -97,7 +104,7 @@ it("answers every role of team A the same for owner B's ids as for ids that exis
   const counts: Record<string, number> = {};
   try {
     for (const role of ROLES) {
-      const bearer = await token(`grpc-team-a-${role}`, { team: "team-a", role });
+      const bearer = await token(`grpc-team-a-${role}`, { team: teamA, role });
       for (const [rpc, route] of Object.entries(ROUTES)) {
         if (isWatchRoute(route) || UPSERTS.has(rpc)) continue;
         const theirs = requestFor(rpc, b);
@@ -112,7 +119,7 @@ it("answers every role of team A the same for owner B's ids as for ids that exis
       }
     }
     for (const role of ROLES) {
-      const bearer = await token(`grpc-team-a-${role}`, { team: "team-a", role });
+      const bearer = await token(`grpc-team-a-${role}`, { team: teamA, role });
       for (const rpc of UPSERTS) {
         const request = requestFor(rpc, b);
         const [service, method] = rpc.split("/");

@@ -11,7 +11,7 @@ import { ROLES, type Role } from "../../lib/auth";
 import { token } from "../helpers/env";
 import { restClient } from "../helpers/http";
 import { fillPath, sample, type OpenApiDocument, type SeedIds } from "./hostile/generator";
-import { diffSnapshots, OWNER_A, OWNER_B, pathIds, seed, snapshot, startServer, type Server } from "./hostile/harness";
+import { addMembers, diffSnapshots, OWNER_A, OWNER_B, pathIds, seed, snapshot, startServer, type Server } from "./hostile/harness";
 
 jest.setTimeout(300_000);
 
@@ -30,7 +30,9 @@ beforeAll(async () => {
   server = await startServer();
   ({ a, b } = await seed(server.baseUrl));
   doc = (await (await fetch(`${server.baseUrl}/api/openapi.json`)).json()) as OpenApiDocument;
-  for (const role of ROLES) members.set(role, restClient(server.baseUrl, await token(`team-a-${role}`, { team: "team-a", role })));
+  // Team A's members, one per role; their tokens name team A and the membership gives the role.
+  await addMembers(server.baseUrl, OWNER_A, a.teamId, Object.fromEntries(ROLES.map((role) => [`team-a-${role}`, role])));
+  for (const role of ROLES) members.set(role, restClient(server.baseUrl, await token(`team-a-${role}`, { team: a.teamId, role })));
 });
 
 afterAll(async () => {
@@ -112,6 +114,6 @@ it("lets every role of team A read team A's rows (the matrix is not vacuous)", a
     expect((await call("GET", `/api/ab-tests/${a.abTestId}`)).status).toBe(200);
   }
   // …and owner A still sees nothing of B's directly.
-  const ownerA = restClient(server.baseUrl, await token(OWNER_A, { team: "team-a" }));
+  const ownerA = restClient(server.baseUrl, await token(OWNER_A, { team: a.teamId }));
   expect((await ownerA("GET", `/api/campaigns/${b.campaignId}`)).status).toBe(404);
 });

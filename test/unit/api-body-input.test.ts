@@ -11,12 +11,16 @@ let db: TestDatabase;
 let broker: ServiceBroker;
 let call: ReturnType<typeof restClient>;
 let campaignId: string;
+let baseUrl: string;
+let ownerToken: string;
 
 beforeAll(async () => {
   db = await createTestDatabase();
   const port = await freePort();
   broker = await startBroker({ databaseUrl: db.url, port, services: ["campaigns", "api"] });
-  call = restClient(`http://127.0.0.1:${port}`, await token("body-user"));
+  baseUrl = `http://127.0.0.1:${port}`;
+  ownerToken = await token("body-user");
+  call = restClient(baseUrl, ownerToken);
   const created = await call("POST", "/api/campaigns", { name: "Body", type: "promotion" });
   campaignId = created.body.id;
 });
@@ -45,4 +49,11 @@ it.each(["null", '"a string"', "42", "[]", '[{"name":"x"}]'])("refuses the top-l
 it("still takes an object body and no body at all", async () => {
   expect((await call("PATCH", `/api/campaigns/${campaignId}`, { name: "Body 2" })).status).toBe(200);
   expect((await call("GET", `/api/campaigns/${campaignId}`)).body.name).toBe("Body 2");
+});
+
+it("answers OPTIONS with the allowed methods instead of running the GET handler", async () => {
+  const res = await fetch(`${baseUrl}/api/campaigns/${campaignId}`, { method: "OPTIONS", headers: { authorization: `Bearer ${ownerToken}` } });
+  expect(res.status).toBe(204);
+  expect(res.headers.get("allow")).toBe("GET, POST, PUT, PATCH, DELETE");
+  expect(await res.text()).toBe("");
 });

@@ -1,6 +1,7 @@
 /** The segmentation service on a real PostgreSQL database: fans, activity, GDPR, segments and membership. */
 import type { Service, ServiceBroker } from "moleculer";
 import { Errors } from "moleculer";
+import { systemAudit } from "../../services/audit/context";
 import { REFRESH_JOB } from "../../services/segmentation/jobs";
 import type { SegmentationStore } from "../../services/segmentation/store";
 import { as, createTestDatabase, startBroker, type TestDatabase } from "../helpers/env";
@@ -382,7 +383,7 @@ describe("daily refresh job", () => {
     expect(s.memberCount).toBe(0);
     const svc = broker.getLocalService("segmentation") as Service & { agenda: any; store: SegmentationStore };
     // Time passes: written straight to the store, so no incremental re-evaluation sees it — only the job.
-    await svc.store.upsertFans({ id: owner, teamId: null, role: "owner" }, [{ id: "j1", lastActiveAt: daysAgo(15) }], { medium: 50, high: 200 });
+    await svc.store.upsertFans({ id: owner, teamId: null, role: "owner" }, [{ id: "j1", lastActiveAt: daysAgo(15) }], { medium: 50, high: 200 }, systemAudit("test.seed"));
     expect(await call("get", { id: s.id }, owner)).toMatchObject({ memberCount: 0 });
     const scheduled = await svc.agenda.queryJobs({ name: REFRESH_JOB });
     expect(scheduled.jobs).toHaveLength(1);

@@ -6,6 +6,7 @@
 import crypto from "node:crypto";
 import http from "node:http";
 import { Client } from "pg";
+import type { Role } from "../../../lib/auth";
 import { createTestDatabase, freePort, TEST_JWT_SECRET, token, type TestDatabase } from "../../helpers/env";
 import { restClient } from "../../helpers/http";
 import { startNode, waitFor, type NodeProcess } from "../../helpers/process";
@@ -57,9 +58,31 @@ function ok(res: { status: number; body: unknown }, what: string) {
   return res.body as Record<string, any>;
 }
 
-/** One owner's data through the API: fans, a segment with members, a campaign, an A/B test, a template. */
-async function seedOwner(baseUrl: string, owner: string, team: string): Promise<SeedIds> {
-  const call = restClient(baseUrl, await token(owner, { team }));
+/**
+ * A team created by `owner` through the API (the owner becomes its first owner), with `members` (user id →
+ * role) added by the owner. Team tokens only work for members: membership decides the role.
+ */
+export async function createTeam(baseUrl: string, owner: string, name: string, members: Record<string, Role> = {}): Promise<string> {
+  const call = restClient(baseUrl, await token(owner));
+  const team = ok(await call("POST", "/api/teams", { name }), "team");
+  await addMembers(baseUrl, owner, team.id, members);
+  return team.id;
+}
+
+/** Adds members (user id → role) to a team, as `owner` (who must be one of its owners). */
+export async function addMembers(baseUrl: string, owner: string, teamId: string, members: Record<string, Role>): Promise<void> {
+  const call = restClient(baseUrl, await token(owner));
+  for (const [userId, role] of Object.entries(members)) ok(await call("POST", `/api/teams/${teamId}/members`, { userId, role }), `member ${userId}`);
+}
+
+/**
+ * One owner's data through the API, in a team of their own (`label` names it and their ids): fans, a
+ * segment with members, a campaign, an A/B test, a template.
+ */
+async function seedOwner(baseUrl: string, owner: string, label: string): Promise<SeedIds> {
+  const teamId = await createTeam(baseUrl, owner, label);
+  const team = label;
+  const call = restClient(baseUrl, await token(owner, { team: teamId }));
   // Ids that differ between owners, so another owner's id never names a row of one's own by accident.
   const fans = [1, 2, 3].map((n) => `fan-${team}-${n}`);
   const templateId = `welcome_${team.replace(/\W/g, "_")}`;
@@ -99,6 +122,8 @@ async function seedOwner(baseUrl: string, owner: string, team: string): Promise<
     automationId: automation.status < 300 ? (automation.body as { id: string }).id : "none",
     platform: "instagram",
     templateId,
+    teamId,
+    userId: owner,
   };
 }
 
@@ -119,6 +144,7 @@ export function pathIds(a: SeedIds, route: string): SeedIds {
   else if (route.startsWith("/api/fans/")) byRoute.id = a.fanId;
   else if (route.startsWith("/api/automations/") && !route.includes("templates")) byRoute.id = a.automationId;
   else if (route.startsWith("/api/message-templates/")) byRoute.id = a.templateId;
+  else if (route.startsWith("/api/teams/")) byRoute.id = a.teamId;
   return byRoute;
 }
 

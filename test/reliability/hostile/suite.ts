@@ -61,7 +61,7 @@ export function defineHostileSuite(opts: SuiteOptions): void {
     // Let the writes of seeding settle (events, segment counts) before the reference snapshot.
     await new Promise((r) => setTimeout(r, 2_000));
     before = await snapshot(server.db.url);
-    const bearer = { owner: await token(OWNER_A, { team: "team-a" }), third: await token(THIRD) };
+    const bearer = { owner: await token(OWNER_A, { team: a.teamId }), third: await token(THIRD) };
     const started = Date.now();
     outcomes = await runCases(server.port, cases, bearer);
     const grpcCases = generateGrpcCases(opts.grpcRandomPerRpc);

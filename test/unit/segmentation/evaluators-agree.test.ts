@@ -5,6 +5,7 @@
  */
 import fc from "fast-check";
 import { openDatabase, type Database } from "../../../lib/db";
+import { systemAudit } from "../../../services/audit/context";
 import { DAY_MS, evaluateCriteria, parseCriteria, type Criteria } from "../../../services/segmentation/criteria";
 import { FAN_PLATFORMS, SPENDING_LEVELS, SUBSCRIPTION_STATUSES } from "../../../services/segmentation/schema";
 import { SegmentationStore, type FanInput } from "../../../services/segmentation/store";
@@ -107,7 +108,7 @@ it("the SQL compiler and evaluateCriteria select the same fans", async () => {
     fc.asyncProperty(fc.array(fanArb, { minLength: 1, maxLength: 25 }), criteriaArb, async (fanSpecs, raw) => {
       const ownerId = `prop-${run++}`;
       const inputs: FanInput[] = fanSpecs.map((f, i) => ({ ...f, id: `f${i}` }));
-      const stored = (await store.upsertFans({ id: ownerId, teamId: null, role: "owner" }, inputs, THRESHOLDS)).map((r) => r.fan);
+      const stored = (await store.upsertFans({ id: ownerId, teamId: null, role: "owner" }, inputs, THRESHOLDS, systemAudit("test.seed"))).map((r) => r.fan);
       const criteria: Criteria = parseCriteria(raw);
       const inMemory = stored.filter((fan) => evaluateCriteria(fan, criteria, NOW)).map((f) => f.id).sort();
       const inSql = await store.matchingFanIds(ownerId, criteria, NOW);
