@@ -18,6 +18,9 @@ import { loadPlugins, type PluginRegistry, type RefusedPlugin } from "./publishe
 import { PublisherStore } from "./publisher/store";
 import "../lib/schema-types";
 
+/** How soon an attempt whose job failed (not the platform: the job itself) is tried again. */
+const JOB_RETRY_MS = 2_000;
+
 const PLATFORM_ID = { type: "string", pattern: "^[a-z][a-z0-9-]{1,31}$", messages: { stringPattern: "must be a platform id like 'instagram'" } } as const;
 
 /** Platform-neutral content: the seed templates' fields plus publishing hints. Unknown keys are dropped. */
@@ -64,7 +67,16 @@ const PublisherService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
     JobsMixin(
       {
         async [ATTEMPT_JOB](job: Job) {
-          await (this as unknown as Vars).pipeline.run((job.attrs.data as { attemptId: string }).attemptId);
+          const { attemptId } = job.attrs.data as { attemptId: string };
+          const { pipeline } = this as unknown as Vars;
+          try {
+            await pipeline.run(attemptId);
+          } catch (err) {
+            // A failed job is not run again by Agenda: a transient error (database away, pool exhausted) would
+            // leave the attempt to the sweep minutes later. Try again soon; the claim keeps it single.
+            await pipeline.schedule(attemptId, new Date(Date.now() + JOB_RETRY_MS)).catch(() => undefined);
+            throw err;
+          }
         },
         async [SWEEP_JOB]() {
           await (this as unknown as Vars).pipeline.sweep(2 * 60_000);

@@ -219,6 +219,29 @@ describe("publishing", () => {
     expect(fakes.reddit.posts.filter((p) => p.title === "Retry me")).toHaveLength(1);
   });
 
+  it("tries an attempt again soon when its job itself failed (not the platform)", async () => {
+    await connect("pub-job", ["reddit"]);
+    const pipeline = (broker.getLocalService("publisher") as any).pipeline;
+    const run = pipeline.run;
+    let failures = 0;
+    pipeline.run = async function (this: unknown, id: string) {
+      if (failures++ === 0) throw new Error("connection terminated unexpectedly");
+      return run.call(this, id);
+    };
+    try {
+      const started = Date.now();
+      await broker.call("publisher.publish", { campaignId: "camp-job", platforms: ["reddit"], content: { title: "After a job failure", subreddit: "pics" } }, as("pub-job"));
+      const [row] = await settled("camp-job", "pub-job", 10_000);
+      expect(row).toMatchObject({ state: "published", attempts: 1 });
+      expect(failures).toBeGreaterThanOrEqual(2);
+      // Long before the sweep (every minute, for attempts stranded 2 minutes) would have found it.
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(fakes.reddit.posts.filter((p) => p.title === "After a job failure")).toHaveLength(1);
+    } finally {
+      pipeline.run = run;
+    }
+  });
+
   it("looks up a post whose answer was lost instead of posting it again", async () => {
     await connect("pub-d", ["instagram", "tiktok"]);
     fakes.instagram.queue("accept-timeout");
