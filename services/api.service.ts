@@ -177,11 +177,6 @@ const ApiService: ServiceSchema<ApiSettingsSchema> = {
     (apiRoute.bodyParsers as { json: { limit: string } }).json.limit = config.bodyLimit;
     this.authenticator = new Authenticator(this.broker, () => runtimeOf(this.broker).jwtSecret());
     this.rateLimiter = runtimeOf(this.broker).rateLimiter();
-    // Node closes idle keep-alive connections after 5 s; a client (or load balancer, typically 60 s idle) that
-    // sends on one just as it closes gets a reset. Keep them longer than the balancers in front keep theirs.
-    const server = this.server as import("node:http").Server;
-    server.keepAliveTimeout = 65_000;
-    server.headersTimeout = 66_000;
   },
 
   async started() {
