@@ -10,6 +10,7 @@
  */
 import Redis from "ioredis";
 import type { Logger } from "moleculer";
+import type { AuthUser } from "./auth";
 import { TooManyRequestsError } from "./errors";
 
 /** A key's count in its current window and when that window ends (ms since the epoch). */
@@ -209,6 +210,27 @@ export function createRateLimiter(opts: { limit: number; windowMs: number; redis
 
 export function userKey(userId: string): string {
   return `user:${userId}`;
+}
+
+/**
+ * Authenticates, then charges the user's budget; a caller that fails authentication is charged by its
+ * address instead, so floods and token guessing are bounded too. Both gateways authenticate through this;
+ * `charge` (absent when limits are off) refuses over the budget.
+ */
+export async function authenticateCharged(
+  authenticate: () => Promise<AuthUser>,
+  address: string | undefined,
+  charge: ((key: string) => Promise<unknown>) | undefined,
+): Promise<AuthUser> {
+  let user: AuthUser;
+  try {
+    user = await authenticate();
+  } catch (err) {
+    if (charge) await charge(clientKey(address));
+    throw err;
+  }
+  if (charge) await charge(userKey(user.id));
+  return user;
 }
 
 /** `ip:<address>` of a socket address ("::ffff:10.0.0.1" is the IPv4 client 10.0.0.1). */

@@ -11,7 +11,7 @@ import { UnauthorizedError } from "../lib/errors";
 import { assertJsonObject, assertSafeJson } from "../lib/json-guard";
 import { prometheusText } from "../lib/metrics";
 import { buildOpenApi } from "../lib/openapi";
-import { clientKey, userKey, type RateLimiter } from "../lib/rate-limit";
+import { authenticateCharged, type RateLimiter } from "../lib/rate-limit";
 import { runtimeOf } from "../lib/runtime";
 import { toHttpError } from "./api/errors";
 import { idempotencyKeyFromHeader } from "./api/idempotency";
@@ -136,19 +136,13 @@ const ApiService: ServiceSchema<ApiSettingsSchema> = {
      */
     async authenticate(ctx: Context, _route: unknown, req: Req, res: Res): Promise<AuthUser> {
       const limiter = this.rateLimiter as RateLimiter | undefined;
-      let user: AuthUser;
-      try {
+      // Shared with the gRPC gateway: verified claims, a team's role from its membership, the same budget.
+      const authenticate = async () => {
         const token = bearerFrom(req.headers.authorization);
         if (!token) throw new UnauthorizedError();
-        // Shared with the gRPC gateway: verified claims, and a team's role from its membership.
-        user = await this.authenticator.authenticate(token);
-      } catch (err) {
-        // Without a valid token the caller's address pays, so floods and token guessing are bounded too.
-        if (limiter) await chargeRequest(limiter, clientKey(req.socket.remoteAddress), res);
-        throw err;
-      }
-      if (limiter) await chargeRequest(limiter, userKey(user.id), res);
-      return user;
+        return this.authenticator.authenticate(token) as Promise<AuthUser>;
+      };
+      return authenticateCharged(authenticate, req.socket.remoteAddress, limiter && ((key) => chargeRequest(limiter, key, res)));
     },
 
     /** Database and transporter reachability, each "ok" or the reason it is not. */

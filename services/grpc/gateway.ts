@@ -12,7 +12,7 @@ import { Errors, type CallingOptions, type Logger, type ServiceBroker } from "mo
 import type { AuthUser } from "../../lib/auth";
 import { ServiceUnavailableError } from "../../lib/errors";
 import { assertSafeJson } from "../../lib/json-guard";
-import { clientKey, grpcPeerAddress, userKey, type RateLimiter } from "../../lib/rate-limit";
+import { authenticateCharged, grpcPeerAddress, type RateLimiter } from "../../lib/rate-limit";
 import { ProtoCodec } from "./codec";
 import { callTimeout, remainingMs } from "./deadline";
 import { EventHub, type BrokerEvent } from "./event-hub";
@@ -257,15 +257,7 @@ export class GrpcGateway {
    */
   private async authenticate(call: UnaryCall | StreamCall | IngestCall): Promise<AuthUser> {
     const limiter = this.opts.rateLimiter;
-    let user: AuthUser;
-    try {
-      user = await this.opts.authenticate(call.metadata);
-    } catch (err) {
-      if (limiter) await limiter.enforce(clientKey(grpcPeerAddress(call.getPeer())));
-      throw err;
-    }
-    if (limiter) await limiter.enforce(userKey(user.id));
-    return user;
+    return authenticateCharged(() => this.opts.authenticate(call.metadata), grpcPeerAddress(call.getPeer()), limiter && ((key) => limiter.enforce(key)));
   }
 
   /**
