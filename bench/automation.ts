@@ -23,7 +23,7 @@ async function main() {
   console.log(`node ${process.version}, ${os.cpus().length} cores; ${RUNS} runs × ${STEPS} steps, ${CONCURRENCY} at a time; ${JOBS} Agenda jobs`);
   const db = await createTestDatabase();
   process.env.AUTOMATION_RUNS_PER_MINUTE = String(RUNS * 10);
-  const broker = await startBroker({ databaseUrl: db.url, services: ["automation"], jobsProcessEvery: "100 milliseconds" });
+  const broker = await startBroker({ databaseUrl: db.url, services: ["automation"], jobsProcessEveryMs: 100 });
   try {
     // Baseline: raw Agenda on the same database.
     const agenda = await runtimeOf(broker).agenda();

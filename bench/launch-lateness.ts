@@ -39,7 +39,7 @@ async function main() {
   const db = await createTestDatabase();
   const broker = await startBroker({ databaseUrl: db.url, services: ["campaigns"], launchesPerMinute: 1_000_000 }, [publisher]);
   try {
-    console.log(`${count} launches spread over ${spreadMs / 1000} s; PostgreSQL; JOBS_PROCESS_EVERY=${runtimeOf(broker).config.jobsProcessEvery}`);
+    console.log(`${count} launches spread over ${spreadMs / 1000} s; PostgreSQL; JOBS_PROCESS_EVERY=${runtimeOf(broker).config.jobsProcessEveryMs} ms`);
 
     // Baseline: bare Agenda jobs on the same database.
     const agenda = await runtimeOf(broker).agenda();

@@ -36,8 +36,8 @@ export interface Config {
   bodyLimit: string;
   /** Database pool size when DATABASE_URL is set. */
   dbPoolSize: number;
-  /** How often Agenda looks for due jobs. */
-  jobsProcessEvery: string;
+  /** How often Agenda looks for due jobs, in ms (`JOBS_PROCESS_EVERY`: `500`, `500ms`, `1 second`, `2s`, `1 minute`). */
+  jobsProcessEveryMs: number;
   /** Two scheduled campaigns of one owner on one platform closer than this are a conflict. */
   scheduleConflictWindowMinutes: number;
   /** Launches one owner may start per minute (REST/gRPC); more → 429. */
@@ -68,6 +68,24 @@ function str(env: NodeJS.ProcessEnv, name: string): string | undefined {
   return raw === undefined || raw.trim() === "" ? undefined : raw.trim();
 }
 
+const DURATION_UNITS = new Map(Object.entries({ ms: 1, millisecond: 1, s: 1_000, sec: 1_000, second: 1_000, m: 60_000, min: 60_000, minute: 60_000 }));
+
+/**
+ * A duration in ms from `env[name]`: a number (ms) or a number and a unit (`250ms`, `1 second`, `2 minutes`).
+ * Our own parser: Agenda's `human-interval` reads "100 milliseconds" as 100,000 ms and "500 ms" as its
+ * 5 s default, silently.
+ */
+function duration(env: NodeJS.ProcessEnv, name: string, fallbackMs: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === "") return fallbackMs;
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(raw.trim());
+  const word = m?.[2].toLowerCase() ?? "";
+  const unit = word === "" ? 1 : (DURATION_UNITS.get(word) ?? DURATION_UNITS.get(word.replace(/s$/, "")));
+  const ms = m && unit ? Math.round(Number(m[1]) * unit) : NaN;
+  if (!(ms >= 1)) throw new Error(`${name} must be a duration like "500ms", "1 second" or "2 minutes" (a bare number is ms), got "${raw}"`);
+  return ms;
+}
+
 /** A comma-separated list, blanks dropped. */
 function list(value: string | undefined): string[] {
   return (value ?? "").split(",").map((s) => s.trim()).filter(Boolean);
@@ -95,7 +113,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     requestTimeout: int(env, "REQUEST_TIMEOUT_MS", 10_000),
     bodyLimit: str(env, "BODY_LIMIT") ?? "1mb",
     dbPoolSize: int(env, "DB_POOL_SIZE", 10),
-    jobsProcessEvery: str(env, "JOBS_PROCESS_EVERY") ?? "1 second",
+    jobsProcessEveryMs: duration(env, "JOBS_PROCESS_EVERY", 1_000),
     scheduleConflictWindowMinutes: int(env, "SCHEDULE_CONFLICT_WINDOW_MINUTES", 30),
     launchesPerMinute: int(env, "LAUNCHES_PER_MINUTE", 10),
     analyticsFanKey: str(env, "ANALYTICS_FAN_KEY"),

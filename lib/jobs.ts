@@ -8,7 +8,8 @@ import { PostgresBackend, PostgresNotificationChannel } from "@agendajs/postgres
 import type { Database } from "./db";
 
 export interface JobsOptions {
-  processEvery: string;
+  /** Poll interval in ms (a number: Agenda's own string parsing misreads "100 milliseconds"). */
+  processEveryMs: number;
   name?: string;
   /** Where database errors of the job loop and of LISTEN go while the server is away (they are retried). */
   onError?: (err: unknown) => void;
@@ -28,7 +29,7 @@ export function createAgenda(database: Database, opts: JobsOptions): Agenda {
   const agenda = new Agenda({
     backend,
     name: opts.name,
-    processEvery: opts.processEvery,
+    processEvery: opts.processEveryMs,
     defaultLockLifetime: 60_000,
     notificationChannel: channel,
   });

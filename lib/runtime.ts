@@ -42,7 +42,7 @@ export function attachRuntime(broker: ServiceBroker, config: Config): Runtime {
       agenda ??= runtime.database().then((db) => {
         const logger = broker.getLogger("jobs");
         const onError = (err: unknown) => logger.warn(`Jobs: ${(err as Error)?.message ?? String(err)} (retried)`);
-        return createAgenda(db, { processEvery: config.jobsProcessEvery, name: broker.nodeID, onError });
+        return createAgenda(db, { processEveryMs: config.jobsProcessEveryMs, name: broker.nodeID, onError });
       });
       return agenda;
     },

@@ -22,7 +22,7 @@ beforeAll(async () => {
   fakes = await startFakePlatforms();
   Object.assign(process.env, fakes.env, { CREDENTIALS_KEYS: "k1:" + Buffer.alloc(32, 7).toString("base64"), PUBLISH_POLL_INTERVAL_MS: "5" });
   const port = await freePort();
-  broker = await startBroker({ databaseUrl: db.url, port, services: ["campaigns", "publisher", "analytics", "api"], jobsProcessEvery: "200 milliseconds" });
+  broker = await startBroker({ databaseUrl: db.url, port, services: ["campaigns", "publisher", "analytics", "api"], jobsProcessEveryMs: 200 });
   api = restClient(`http://127.0.0.1:${port}`, await token("flow-creator"));
 });
 

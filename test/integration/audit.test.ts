@@ -37,7 +37,7 @@ beforeAll(async () => {
     databaseUrl: db.url,
     port,
     grpcPort: 0,
-    jobsProcessEvery: "100 milliseconds",
+    jobsProcessEveryMs: 100,
     services: ["campaigns", "abtests", "segmentation", "publisher", "automation", "teams", "audit", "api", "grpc"],
   });
   grpcAddress = `127.0.0.1:${(broker.getLocalService("grpc") as unknown as GrpcServiceInstance).boundPort}`;

@@ -32,7 +32,7 @@ beforeAll(async () => {
     f.faults = { rate: 0.3, mix: MIX, retryAfterSeconds: 1, slowMs: 150, hangMs: 1_200 };
     f.random = seeded(42 + i);
   });
-  broker = await startBroker({ databaseUrl: db.url, services: ["publisher"], jobsProcessEvery: "100 milliseconds" });
+  broker = await startBroker({ databaseUrl: db.url, services: ["publisher"], jobsProcessEveryMs: 100 });
 });
 
 afterAll(async () => {

@@ -15,7 +15,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   fakes = await startFakePlatforms();
   Object.assign(process.env, fakes.env, { CREDENTIALS_KEYS: "k1:" + Buffer.alloc(32, 3).toString("base64"), PUBLISH_POLL_INTERVAL_MS: "5" });
-  broker = await startBroker({ databaseUrl: db.url, grpcPort: 0, services: ["campaigns", "publisher", "grpc"], jobsProcessEvery: "100 milliseconds" });
+  broker = await startBroker({ databaseUrl: db.url, grpcPort: 0, services: ["campaigns", "publisher", "grpc"], jobsProcessEveryMs: 100 });
   const port = (broker.getLocalService("grpc") as unknown as GrpcServiceInstance).boundPort;
   client = new GatewayClient(`127.0.0.1:${port}`, "marketing.v1.PublisherService");
   bearer = await token("grpc-pub");

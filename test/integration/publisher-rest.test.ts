@@ -15,7 +15,7 @@ beforeAll(async () => {
   fakes = await startFakePlatforms();
   Object.assign(process.env, fakes.env, { CREDENTIALS_KEYS: "k1:" + Buffer.alloc(32, 5).toString("base64"), PUBLISH_POLL_INTERVAL_MS: "5" });
   const port = await freePort();
-  broker = await startBroker({ databaseUrl: db.url, port, services: ["campaigns", "publisher", "api"], jobsProcessEvery: "100 milliseconds" });
+  broker = await startBroker({ databaseUrl: db.url, port, services: ["campaigns", "publisher", "api"], jobsProcessEveryMs: 100 });
   api = restClient(`http://127.0.0.1:${port}`, await token("rest-pub"));
   viewer = restClient(`http://127.0.0.1:${port}`, await token("rest-viewer", { role: "viewer" }));
 });

@@ -23,7 +23,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const start = () => startBroker({ databaseUrl: db.url, services: ["publisher"], jobsProcessEvery: "100 milliseconds" });
+const start = () => startBroker({ databaseUrl: db.url, services: ["publisher"], jobsProcessEveryMs: 100 });
 
 async function attempt(b: ServiceBroker) {
   return (await b.call<any, any>("publisher.publications", { id: "camp-restart" }, as("restart-user"))).publications[0];

@@ -19,7 +19,7 @@ const TIME_JOB = "automation.time-trigger";
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  broker = await startBroker({ databaseUrl: db.url, services: ["automation", "campaigns", "segmentation"], jobsProcessEvery: "100 milliseconds" });
+  broker = await startBroker({ databaseUrl: db.url, services: ["automation", "campaigns", "segmentation"], jobsProcessEveryMs: 100 });
 }, 30_000);
 
 afterAll(async () => {

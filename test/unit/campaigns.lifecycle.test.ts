@@ -43,7 +43,7 @@ const eventRecorder: ServiceSchema = {
 };
 
 async function boot(overrides = {}) {
-  return startBroker({ databaseUrl: db.url, services: ["campaigns"], jobsProcessEvery: "200 milliseconds", ...overrides }, [recordingPublisher, eventRecorder]);
+  return startBroker({ databaseUrl: db.url, services: ["campaigns"], jobsProcessEveryMs: 200, ...overrides }, [recordingPublisher, eventRecorder]);
 }
 
 beforeAll(async () => {

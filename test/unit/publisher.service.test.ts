@@ -30,7 +30,7 @@ beforeAll(async () => {
   });
   fakes.instagram.faults.hangMs = 2_500;
   fakes.tiktok.faults.hangMs = 2_500;
-  broker = await startBroker({ databaseUrl: db.url, services: ["publisher"], jobsProcessEvery: "100 milliseconds" });
+  broker = await startBroker({ databaseUrl: db.url, services: ["publisher"], jobsProcessEveryMs: 100 });
   await broker.createService({
     name: "event-spy",
     events: {
