@@ -1,8 +1,10 @@
 /**
  * REST gateway overhead, measured in one run on this machine:
  *   baseline: a bare Node http server answering a small JSON body;
- *   result:   GET /api/campaigns/:id in embedded mode (JWT auth, rate limit, validation, owner check, cache).
- * Both servers run in their own child process pinned to CPU 1; autocannon drives them from this process,
+ *   result:   GET /api/campaigns/:id in embedded mode (JWT auth, rate limit, validation, owner check, cache);
+ *   floor:    moleculer-web alone (bench/moleculer-web-floor.ts: one alias to an action returning the bare
+ *             server's JSON, no metrics, validation, auth or cache), the most any gateway on it can reach.
+ * The servers run in their own child process pinned to CPU 1; autocannon drives them from this process,
  * pinned to CPU 0, with the same load. The two are measured in alternating rounds and the medians
  * compared, because on this shared 2-core machine a single run of either swings by ±30 %.
  * Usage: npm run bench:rest [-- --seconds 5 --rounds 3 --connections 50]
@@ -16,6 +18,8 @@ import autocannon from "autocannon";
 import { resolveJwtSecret, signToken } from "../lib/auth";
 import { freePort } from "../test/helpers/env";
 import { startNode } from "../test/helpers/process";
+
+const FLOOR_SERVER = path.join(__dirname, "moleculer-web-floor.ts");
 
 const { values } = parseArgs({
   options: { seconds: { type: "string", default: "5" }, rounds: { type: "string", default: "3" }, connections: { type: "string", default: "50" } },
@@ -52,12 +56,21 @@ async function bareServer(port: number) {
   return child;
 }
 
+async function floorServer(port: number) {
+  const child = spawn(process.execPath, ["--import", "tsx", FLOOR_SERVER, String(port)], { stdio: ["ignore", "pipe", "inherit"] });
+  await new Promise((resolve) => child.stdout.once("data", resolve));
+  pin(child.pid!, 1);
+  return child;
+}
+
 async function main() {
   console.log(`node ${process.version}, ${os.cpus().length} cores, ${connections} connections, ${rounds} alternating rounds of ${duration} s`);
   pin(process.pid, 0);
 
   const barePort = await freePort();
   const bare = await bareServer(barePort);
+  const floorPort = await freePort();
+  const floor = await floorServer(floorPort);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-rest-"));
   const port = await freePort();
   // One user sends ~10k req/s here: far past the default budget. A limit this high keeps the (in-memory)
@@ -73,25 +86,35 @@ async function main() {
       body: JSON.stringify({ name: "Summer PPV", type: "ppv", platforms: ["onlyfans"], content: { title: "Hi" } }),
     }).then((r) => r.json() as Promise<{ id: string }>);
     const bareUrl = `http://127.0.0.1:${barePort}/`;
+    const floorUrl = `http://127.0.0.1:${floorPort}/api/campaigns/c1`;
     const apiUrl = `http://127.0.0.1:${port}/api/campaigns/${created.id}`;
     const auth = { authorization: headers.authorization };
     // Warm-up: JIT and the read cache are hot before anything is measured.
     await load(bareUrl);
+    await load(floorUrl);
     await load(apiUrl, auth);
     const baseline: Array<{ rps: number; p50: number; p99: number }> = [];
+    const floors: typeof baseline = [];
     const api: typeof baseline = [];
     for (let i = 0; i < rounds; i++) {
       baseline.push(await load(bareUrl));
+      floors.push(await load(floorUrl));
       api.push(await load(apiUrl, auth));
     }
     const row = (name: string, rs: typeof baseline) =>
       `${name.padEnd(44)} ${median(rs.map((r) => r.rps)).toFixed(0).padStart(8)} req/s (rounds: ${rs.map((r) => r.rps.toFixed(0)).join(", ")})   p50 ${median(rs.map((r) => r.p50))} ms   p99 ${median(rs.map((r) => r.p99))} ms`;
     console.log(row("baseline: bare node http, small JSON", baseline));
+    console.log(row("floor:    moleculer-web, one trivial action", floors));
     console.log(row("result:   GET /api/campaigns/:id (embedded)", api));
-    const ratios = api.map((r, i) => r.rps / baseline[i].rps);
-    console.log(`ratio (median of rounds): ${median(ratios).toFixed(2)} (each: ${ratios.map((r) => r.toFixed(2)).join(", ")}; goal >= 0.50)`);
+    const ratio = (rs: typeof baseline) => {
+      const each = rs.map((r, i) => r.rps / baseline[i].rps);
+      return `${median(each).toFixed(2)} (each: ${each.map((r) => r.toFixed(2)).join(", ")})`;
+    };
+    console.log(`floor ratio (median of rounds): ${ratio(floors)}`);
+    console.log(`ratio (median of rounds): ${ratio(api)}; goal >= 0.50`);
   } finally {
     bare.kill();
+    floor.kill();
     await node.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
