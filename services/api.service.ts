@@ -2,7 +2,7 @@
  * REST gateway (moleculer-web): `/api/*` aliases generated from each action's `rest`, bearer-token
  * authentication, one JSON error shape, health, Prometheus metrics and the OpenAPI document.
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { Context, ServiceSchema } from "moleculer";
 import ApiGateway, { type ApiSettingsSchema } from "moleculer-web";
 import { bearerFrom, type AuthUser } from "../lib/auth";
@@ -19,6 +19,15 @@ import { chargeRequest } from "./api/rate-limit";
 
 type Req = IncomingMessage & { body?: unknown; $ctx?: Context };
 type Res = ServerResponse;
+
+/**
+ * Idle keep-alive connections stay open this long. Node's default (5 s) is shorter than the idle timeout of
+ * typical load balancers and HTTP clients (60 s): a client sending on a connection just as the server
+ * closes it gets a reset (21 ECONNRESET in a 60 s load run). Longer than the balancer's, as their docs ask.
+ */
+const KEEP_ALIVE_MS = 65_000;
+/** On shutdown, connections still open this long after the server stopped listening are closed. */
+const CLOSE_GRACE_MS = 1_000;
 
 function sendJson(res: Res, status: number, body: unknown, headers: Record<string, string> = {}) {
   res.writeHead(status, { "Content-Type": "application/json; charset=utf-8", ...headers });
@@ -171,10 +180,26 @@ const ApiService: ServiceSchema<ApiSettingsSchema> = {
     (apiRoute.bodyParsers as { json: { limit: string } }).json.limit = config.bodyLimit;
     this.authenticator = new Authenticator(this.broker, () => runtimeOf(this.broker).jwtSecret());
     this.rateLimiter = runtimeOf(this.broker).rateLimiter();
+    const server = this.server as Server;
+    server.keepAliveTimeout = KEEP_ALIVE_MS;
+    server.headersTimeout = KEEP_ALIVE_MS + 1_000;
   },
 
   async started() {
     await (this.rateLimiter as RateLimiter | undefined)?.ready();
+  },
+
+  /**
+   * Runs before moleculer-web's own `stopped` (a mixin's handler runs after the service's), which closes the
+   * server and waits for every connection to end. Node's `close()` ends idle keep-alive connections, but not
+   * one that is open and has not sent a request yet (pooling clients and balancers open them ahead): that
+   * held shutdown until the headers timeout. Requests in flight have finished by now (the broker's context
+   * tracking waits for them); idle connections are closed at once, any others after a short grace.
+   */
+  stopped() {
+    const server = this.server as Server;
+    server.closeIdleConnections();
+    setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS).unref();
   },
 
 };
