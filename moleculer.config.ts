@@ -46,7 +46,8 @@ export function brokerOptions(config: Config): BrokerOptions {
     // The memory cacher hands out the stored object itself (no clone per hit): cached results are read-only.
     // Keys: lib/cache-keys.ts (unambiguous, and in the shape the services' cleaning patterns expect).
     cacher: config.redisUrl
-      ? { type: "Redis", options: { prefix: "mktg", ttl: 60, keygen: cacheKey as never, redis: { url: config.redisUrl } as never } }
+      ? // The namespace is in the prefix: deployments (or test runs) sharing one Redis neither read nor clean each other's entries.
+        { type: "Redis", options: { prefix: `mktg-${config.namespace}`, ttl: 60, keygen: cacheKey as never, redis: { url: config.redisUrl } as never } }
       : { type: "Memory", options: { ttl: 60, clone: false, keygen: cacheKey as never } },
     validator: new ApiValidator() as never,
     errorRegenerator: new ErrorRegenerator(),
