@@ -6,7 +6,8 @@
  * effects (engagement checks, waits already due) are recorded in memory and written with the next durable
  * write: re-running them after a crash changes nothing outside the run. Side effects carry the key
  * `run:<id>:step:<path>`, so re-executing a step after a crash (the cursor still points at it) never
- * sends twice.
+ * sends twice. The worker driving a run renews its lease while it does (see `holdLease`), so only a worker
+ * that died loses its runs to the sweep, not one whose step is slow.
  */
 import crypto from "node:crypto";
 import { Errors } from "moleculer";
@@ -105,8 +106,53 @@ export class AutomationEngine {
     return true;
   }
 
-  /** Runs steps from the run's cursor until it parks, finishes or fails. */
+  /**
+   * Keeps this worker's lease on a run it drives: renewed every third of its length, each renewal
+   * conditional on the lease still being the one this worker set (another worker that took the run over
+   * after an expiry holds a different one). `lost` turns true when a renewal finds the run taken; a database
+   * error is not a loss, the next renewal tries again.
+   */
+  private holdLease(run: Pick<Run, "id" | "leaseUntil">): { readonly lost: boolean; release(): void } {
+    const { leaseMs } = this.opts;
+    let held = run.leaseUntil;
+    let lost = false;
+    let busy = false;
+    const timer = setInterval(async () => {
+      if (busy || lost || !held) return;
+      busy = true;
+      const until = new Date(Date.now() + leaseMs);
+      try {
+        if (await this.store.renewLease(run.id, held, until)) held = until;
+        else lost = true;
+      } catch {
+        // Transient (database away): the lease may still be ours; try again on the next tick.
+      } finally {
+        busy = false;
+      }
+    }, Math.max(10, Math.floor(leaseMs / 3)));
+    timer.unref();
+    return {
+      get lost() {
+        return lost;
+      },
+      release: () => clearInterval(timer),
+    };
+  }
+
+  /**
+   * Runs steps from the run's cursor until it parks, finishes or fails. Stops without writing anything more
+   * (answering "running") if another worker took the run over meanwhile.
+   */
   async drive(run: Run, workflow: Workflow): Promise<RunStatus> {
+    const lease = this.holdLease(run);
+    try {
+      return await this.driveHeld(run, workflow, lease);
+    } finally {
+      lease.release();
+    }
+  }
+
+  private async driveHeld(run: Run, workflow: Workflow, lease: { readonly lost: boolean }): Promise<RunStatus> {
     let cursor = run.cursor as Cursor | null;
     let context = { ...run.context };
     let fan: Fan | null | undefined;
@@ -115,6 +161,7 @@ export class AutomationEngine {
     const pending: StepRecord[] = [];
     const flushed = (...steps: StepRecord[]) => pending.splice(0).concat(steps);
     while (cursor) {
+      if (lease.lost) return "running";
       const now = this.clock.now();
       if (run.deadlineAt && now >= run.deadlineAt) return this.timeout(run, flushed());
       const action = actionAt(workflow.actions, cursor);
@@ -138,6 +185,8 @@ export class AutomationEngine {
         if (!pure && pending.length) await this.store.saveProgress(run.id, { cursor, context, steps: flushed() });
         if (fan === undefined || action.type === "check_engagement") fan = await this.loadFan(run);
         const outcome = await this.withRetries(() => this.perform(action, { run, path, fan: fan ?? null, context }));
+        // Taken over during the step: the new holder re-runs it under the same key and records it.
+        if (lease.lost) return "running";
         context = { ...context, ...outcome.context };
         const next = outcome.branch ? enterBranch(workflow.actions, cursor, outcome.branch) : advance(workflow.actions, cursor);
         const step = record(path, action, outcome.status ?? "success", started, outcome);

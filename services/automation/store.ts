@@ -236,6 +236,16 @@ export class AutomationStore {
     return row;
   }
 
+  /** Extends a running run's lease if it is still `held` (the one its worker set); false when it is not. */
+  async renewLease(id: string, held: Date, until: Date): Promise<boolean> {
+    const rows = await this.db
+      .update(automationRuns)
+      .set({ leaseUntil: until })
+      .where(and(eq(automationRuns.id, id), eq(automationRuns.status, "running"), eq(automationRuns.leaseUntil, held)))
+      .returning({ id: automationRuns.id });
+    return rows.length > 0;
+  }
+
   async dueRunIds(now: Date, limit: number): Promise<string[]> {
     const rows = await this.db.select({ id: automationRuns.id }).from(automationRuns).where(claimable(now, new Date())).orderBy(asc(automationRuns.wakeAt)).limit(limit);
     return rows.map((r) => r.id);
