@@ -47,6 +47,30 @@ function lookup(key: string, ctx: { params?: unknown; meta?: unknown; headers?: 
 
 /** The cacher's `keygen`: the listed keys, or all params when an action lists none. */
 export function cacheKey(action: { name?: string }, opts: { keys?: string[] } | undefined, ctx: { params?: unknown; meta?: unknown; headers?: unknown }): string {
-  const parts = opts?.keys?.length ? opts.keys.map((key) => cacheKeyPart(lookup(key, ctx))) : [cacheKeyPart(ctx.params)];
-  return `${action.name}:${parts.join("|")}`;
+  return opts?.keys?.length ? keyOf(action.name ?? "", ...opts.keys.map((key) => lookup(key, ctx))) : keyOf(action.name ?? "", ctx.params);
+}
+
+/** A key in the same shape, for entries a service caches itself (`cachedRead`). */
+export function keyOf(action: string, ...values: unknown[]): string {
+  return `${action}:${values.map(cacheKeyPart).join("|")}`;
+}
+
+/**
+ * Backslash-escapes what either cacher's matcher would read as syntax: Moleculer's memory cacher turns a
+ * pattern into a regular expression without escaping anything (a bare `|` was "or": `campaigns.*:<id>|**`
+ * matched, and cleaned, every entry of every service), the Redis cacher hands it to SCAN as a glob. `*` and
+ * `?` stay wildcards (the memory cacher rewrites them even when escaped), so a value holding them cleans a
+ * little more than its own entries, never less.
+ */
+function literal(text: string): string {
+  return text.replace(/[\\^$.+()[\]{}|]/g, "\\$&");
+}
+
+/**
+ * The cleaning pattern for every entry of the service's actions whose key begins with these values, in key
+ * order; a value `"*"` stands for any one part: `cleanPattern("analytics", "*", teamId)`. (The `.*` after the
+ * service also keeps the memory cacher off its `startsWith` shortcut, which would take the escapes literally.)
+ */
+export function cleanPattern(service: string, ...values: string[]): string {
+  return `${service}.*:${values.map((v) => (v === "*" ? "*" : literal(cacheKeyPart(v)))).join("\\|")}\\|**`;
 }

@@ -1,6 +1,7 @@
 /** Mixins shared by domain services. Each is a factory returning a partial schema. */
 import type { Agenda, Job } from "agenda";
 import type { Context, Service, ServiceSchema } from "moleculer";
+import { cleanPattern } from "./cache-keys";
 import type { Db } from "./db";
 import { fromDatabaseError } from "./errors";
 import { runtimeOf } from "./runtime";
@@ -38,7 +39,7 @@ export function CacheCleanerMixin(serviceName: string): Partial<ServiceSchema> {
         handler(this: { broker: Context["broker"]; cacheEpoch: number }, ctx: Context<{ id?: string }>) {
           this.cacheEpoch = (this.cacheEpoch ?? 0) + 1;
           const id = ctx.params?.id;
-          return this.broker.cacher?.clean(id ? `${serviceName}.*:${id}|**` : `${serviceName}.**`);
+          return this.broker.cacher?.clean(id ? cleanPattern(serviceName, id) : `${serviceName}.**`);
         },
       },
     },

@@ -7,6 +7,7 @@ import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { requireUser } from "../lib/access";
 import type { AuthUser } from "../lib/auth";
 import { NotFoundError, UnprocessableError, type FieldProblem } from "../lib/errors";
+import { cleanPattern } from "../lib/cache-keys";
 import { JobsMixin, StoreMixin } from "../lib/mixins";
 import { runtimeOf } from "../lib/runtime";
 import { isServiceAvailable } from "../lib/service-registry";
@@ -436,9 +437,9 @@ const AnalyticsService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
     async cleanCaches(scopes) {
       const patterns = new Set<string>();
       for (const s of scopes) {
-        patterns.add(`analytics.*:${s.id}|**`);
-        patterns.add(`analytics.*:${s.ownerId}|**`);
-        if (s.teamId) patterns.add(`analytics.*:*|${s.teamId}|**`);
+        patterns.add(cleanPattern("analytics", s.id));
+        patterns.add(cleanPattern("analytics", s.ownerId));
+        if (s.teamId) patterns.add(cleanPattern("analytics", "*", s.teamId));
       }
       await this.broker.broadcast("cache.clean.analytics", { patterns: [...patterns] });
     },

@@ -7,6 +7,7 @@ import { Errors, type Context, type ServiceSchema, type ServiceSettingSchema } f
 import { requireUser } from "../lib/access";
 import type { AuthUser } from "../lib/auth";
 import { ConflictError, NotFoundError, UnprocessableError } from "../lib/errors";
+import { keyOf } from "../lib/cache-keys";
 import { CacheCleanerMixin, JobsMixin, StoreMixin } from "../lib/mixins";
 import { runtimeOf } from "../lib/runtime";
 import { isServiceAvailable } from "../lib/service-registry";
@@ -131,8 +132,8 @@ const CampaignsService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
       openapi: { summary: "Get a campaign", tags: ["campaigns"] },
       async handler(ctx: Context<{ id: string }>) {
         const user = requireUser(ctx);
-        // Keyed id first so a write cleans every user's entry for the campaign (`campaigns.*:<id>|**`).
-        const key = `campaigns.get:${ctx.params.id}|${user.id}|${user.teamId}|${user.role}`;
+        // Keyed id first so a write cleans every user's entry for the campaign (`cleanPattern("campaigns", id)`).
+        const key = keyOf("campaigns.get", ctx.params.id, user.id, user.teamId, user.role);
         return this.cachedRead(key, 60, () => this.loadOr404(user, ctx.params.id));
       },
     },

@@ -12,6 +12,7 @@ import { requireUser } from "../lib/access";
 import { ROLES, type Role } from "../lib/auth";
 import type { Membership } from "../lib/authenticator";
 import { ForbiddenError, NotFoundError } from "../lib/errors";
+import { keyOf } from "../lib/cache-keys";
 import { CacheCleanerMixin, StoreMixin } from "../lib/mixins";
 import { auditOf } from "./audit/context";
 import { allows } from "./teams/rules";
@@ -35,9 +36,9 @@ type Methods = {
 type Vars = { store: TeamStore };
 type This = Methods & Vars;
 
-/** Cache key of one membership; the team id comes first so a change cleans `teams.*:<teamId>|**`. */
+/** Cache key of one membership; the team id comes first so a change cleans `cleanPattern("teams", teamId)`. */
 function membershipKey(team: string, user: string): string {
-  return `teams.resolveMembership:${encodeURIComponent(team)}|${encodeURIComponent(user)}`;
+  return keyOf("teams.resolveMembership", team, user);
 }
 
 const TeamsService: ServiceSchema<ServiceSettingSchema, Methods, Vars> = {
