@@ -185,7 +185,8 @@ export class AutomationEngine {
         if (!pure && pending.length) await this.store.saveProgress(run.id, { cursor, context, steps: flushed() });
         if (fan === undefined || action.type === "check_engagement") fan = await this.loadFan(run);
         const outcome = await this.withRetries(() => this.perform(action, { run, path, fan: fan ?? null, context }));
-        // Taken over during the step: the new holder re-runs it under the same key and records it.
+        // Taken over during the step (here or in the catch below): the new holder re-runs it under the same
+        // key and records it.
         if (lease.lost) return "running";
         context = { ...context, ...outcome.context };
         const next = outcome.branch ? enterBranch(workflow.actions, cursor, outcome.branch) : advance(workflow.actions, cursor);
@@ -195,6 +196,7 @@ export class AutomationEngine {
         if ((outcome.status ?? "success") === "success") succeeded++;
         cursor = next;
       } catch (err) {
+        if (lease.lost) return "running";
         if (err instanceof Deferral) return this.park(run, cursor, err.until, flushed(record(path, action, "deferred", started, { output: { until: err.until, reason: err.reason } })));
         const { message, attempts } = err as { message: string; attempts?: number };
         const error: RunError = { path, message, at: new Date().toISOString() };
