@@ -61,3 +61,14 @@ export async function waitFor(probe: () => Promise<boolean>, timeoutMs = 30_000,
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/** Polls `fn` every 50 ms until it returns something truthy and returns that; errors from `fn` fail at once. */
+export async function eventually<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 5_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > until) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

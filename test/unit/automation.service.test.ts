@@ -6,6 +6,7 @@
 import type { ServiceBroker } from "moleculer";
 import { startFakePlatforms, type FakePlatforms } from "../fakes/platforms";
 import { as, createTestDatabase, startBroker, type TestDatabase } from "../helpers/env";
+import { eventually } from "../helpers/process";
 
 let db: TestDatabase;
 let broker: ServiceBroker;
@@ -35,16 +36,6 @@ const messagesTo = (fanId: string) => fakes.onlyfans.messages.filter((m) => m.fa
 
 async function creator(user: string) {
   await call("publisher.setCredentials", { platform: "onlyfans", credentials: { apiKey: `key-${user}`, accountId: `acc-${user}` } }, user);
-}
-
-async function eventually<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 5000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > until) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 async function runsOf(id: string, user: string) {

@@ -9,6 +9,7 @@
 import type { ServiceBroker } from "moleculer";
 import { runtimeOf } from "../../lib/runtime";
 import { as, createTestDatabase, startBroker, type TestDatabase } from "../helpers/env";
+import { eventually } from "../helpers/process";
 
 let db: TestDatabase;
 let broker: ServiceBroker;
@@ -41,15 +42,6 @@ async function runsOf(id: string, user: string): Promise<any[]> {
 }
 async function campaignsOf(user: string): Promise<any[]> {
   return (await call("campaigns.list", { limit: 100 }, user)).items;
-}
-async function eventually<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 8000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > until) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 /** Weekday, hour and minute of an instant in a time zone, e.g. "Mon 09:00". */
 function localTime(iso: string, timeZone: string): string {
@@ -95,7 +87,7 @@ describe("at", () => {
     const at = new Date((await engineNow()) - 1000).toISOString();
     const wf = await call("automation.create", { name: "at", trigger: { type: "time", at }, actions: [campaignStep] }, user);
     await call("automation.activate", { id: wf.id }, user);
-    const [run] = await eventually(async () => (await runsOf(wf.id, user)).filter((r) => r.status === "success").length === 1 && runsOf(wf.id, user));
+    const [run] = await eventually(async () => (await runsOf(wf.id, user)).filter((r) => r.status === "success").length === 1 && runsOf(wf.id, user), 8_000);
     expect(run).toMatchObject({ fanId: null, triggerData: { trigger: "time", scheduledAt: at } });
     expect(run.executedActions).toEqual([expect.objectContaining({ type: "create_campaign", status: "success" })]);
 
@@ -103,7 +95,7 @@ describe("at", () => {
     expect(await fireTimesOf(wf.id)).toEqual([]);
     await call("automation.activate", { id: wf.id }, user);
     // The job is made again and runs again; the fire key (workflow, at) keeps it to one run.
-    await eventually(async () => (await fireTimesOf(wf.id)).length === 1);
+    await eventually(async () => (await fireTimesOf(wf.id)).length === 1, 8_000);
     await new Promise((r) => setTimeout(r, 1000));
     await call("automation.advanceTime", { ms: 0 }, user);
     expect(await runsOf(wf.id, user)).toHaveLength(1);
