@@ -16,7 +16,6 @@ let broker: ServiceBroker;
 let hook: http.Server;
 let hookUrl: string;
 let hits = 0;
-let holdMs = STEP_MS;
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -24,7 +23,7 @@ beforeAll(async () => {
   hook = http.createServer((req, res) => {
     hits++;
     req.resume();
-    setTimeout(() => res.writeHead(200).end("ok"), holdMs);
+    setTimeout(() => res.writeHead(200).end("ok"), STEP_MS);
   });
   await new Promise<void>((resolve) => hook.listen(0, "127.0.0.1", resolve));
   hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`;
@@ -42,29 +41,24 @@ afterAll(async () => {
 
 const automation = () => broker.getLocalService("automation") as any;
 
-async function slowWorkflow(user: string) {
+/** Starts a run of a webhook-then-event workflow for `user`; resolves once its webhook step is under way. */
+async function startSlowRun(user: string) {
   const wf = await broker.call<any, object>(
     "automation.create",
     { name: "slow", trigger: { type: "event", event: "custom.slow" }, actions: [{ type: "webhook", url: hookUrl }, { type: "emit_event", event: "custom.after" }] },
     as(user),
   );
-  return wf.id as string;
-}
-
-async function runningRun(workflowId: string, user: string) {
+  hits = 0;
+  const execution = broker.call<any, object>("automation.execute", { id: wf.id }, as(user));
   for (;;) {
-    const { items } = await broker.call<any, object>("automation.executions", { id: workflowId, limit: 10 }, as(user));
-    if (items[0]?.status === "running" && hits > 0) return items[0];
+    const { items } = await broker.call<any, object>("automation.executions", { id: wf.id, limit: 10 }, as(user));
+    if (items[0]?.status === "running" && hits > 0) return { execution, run: items[0] };
     await new Promise((r) => setTimeout(r, 20));
   }
 }
 
 it("keeps the lease through a step longer than the lease, so no other worker can claim the run", async () => {
-  const user = "lease-kept";
-  const id = await slowWorkflow(user);
-  hits = 0;
-  const execution = broker.call<any, object>("automation.execute", { id }, as(user));
-  const run = await runningRun(id, user);
+  const { execution, run } = await startSlowRun("lease-kept");
   // Another worker's sweep, again and again while the step runs (three lease lengths and more).
   const claims: unknown[] = [];
   const until = Date.now() + STEP_MS - 200;
@@ -84,11 +78,7 @@ it("keeps the lease through a step longer than the lease, so no other worker can
 });
 
 it("stops without writing once another worker holds the run", async () => {
-  const user = "lease-lost";
-  const id = await slowWorkflow(user);
-  hits = 0;
-  const execution = broker.call<any, object>("automation.execute", { id }, as(user));
-  const run = await runningRun(id, user);
+  const { execution, run } = await startSlowRun("lease-lost");
   // The lease is taken from under the worker (as a worker that believed this one dead would after an expiry).
   const stolenUntil = new Date(Date.now() + 60_000);
   await automation().store.saveProgress(run.id, { leaseUntil: stolenUntil });
