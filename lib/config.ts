@@ -5,6 +5,7 @@
  * when their service starts (`load*Config`), so a test may set process.env just before.
  */
 import path from "node:path";
+import { parseDurationIn } from "./duration";
 
 export interface Config {
   /** REST gateway port. */
@@ -68,7 +69,8 @@ function str(env: NodeJS.ProcessEnv, name: string): string | undefined {
   return raw === undefined || raw.trim() === "" ? undefined : raw.trim();
 }
 
-const DURATION_UNITS = new Map(Object.entries({ ms: 1, millisecond: 1, s: 1_000, sec: 1_000, second: 1_000, m: 60_000, min: 60_000, minute: 60_000 }));
+/** `JOBS_PROCESS_EVERY` and the like: a bare number is ms. */
+const CONFIG_UNITS = new Map(Object.entries({ "": 1, ms: 1, millisecond: 1, s: 1_000, sec: 1_000, second: 1_000, m: 60_000, min: 60_000, minute: 60_000 }));
 
 /**
  * A duration in ms from `env[name]`: a number (ms) or a number and a unit (`250ms`, `1 second`, `2 minutes`).
@@ -78,11 +80,8 @@ const DURATION_UNITS = new Map(Object.entries({ ms: 1, millisecond: 1, s: 1_000,
 function duration(env: NodeJS.ProcessEnv, name: string, fallbackMs: number): number {
   const raw = env[name];
   if (raw === undefined || raw.trim() === "") return fallbackMs;
-  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(raw.trim());
-  const word = m?.[2].toLowerCase() ?? "";
-  const unit = word === "" ? 1 : (DURATION_UNITS.get(word) ?? DURATION_UNITS.get(word.replace(/s$/, "")));
-  const ms = m && unit ? Math.round(Number(m[1]) * unit) : NaN;
-  if (!(ms >= 1)) throw new Error(`${name} must be a duration like "500ms", "1 second" or "2 minutes" (a bare number is ms), got "${raw}"`);
+  const ms = parseDurationIn(raw, CONFIG_UNITS);
+  if (ms === null || ms < 1) throw new Error(`${name} must be a duration like "500ms", "1 second" or "2 minutes" (a bare number is ms), got "${raw}"`);
   return ms;
 }
 

@@ -3,6 +3,7 @@
  * checks everything a run will need (so runs never meet a malformed step) and names the bad path, e.g.
  * `actions[5].ifTrue.template`. The cursor helpers address steps in the tree for durable runs.
  */
+import { parseDurationIn } from "../../lib/duration";
 import { UnprocessableError, type FieldProblem } from "../../lib/errors";
 import { compileExpression, conditionToExpression } from "./expressions";
 import { cronProblems } from "./schedule";
@@ -63,12 +64,10 @@ export function canonicalEvent(name: string): string {
   return EVENT_ALIASES[name] ?? name;
 }
 
-const DURATION = /^\s*(\d+(?:\.\d+)?)\s*(second|minute|hour|day|week)s?\s*$/i;
-const UNIT_MS: Record<string, number> = { second: 1000, minute: 60_000, hour: 3_600_000, day: 86_400_000, week: 604_800_000 };
+const WAIT_UNITS = new Map(Object.entries({ second: 1000, minute: 60_000, hour: 3_600_000, day: 86_400_000, week: 604_800_000 }));
 /** "5 minutes" → 300000; null when it does not read as a duration. */
 export function parseDuration(text: unknown): number | null {
-  const m = typeof text === "string" ? DURATION.exec(text) : null;
-  return m ? Math.round(Number(m[1]) * UNIT_MS[m[2].toLowerCase()]) : null;
+  return parseDurationIn(text, WAIT_UNITS);
 }
 
 const BRANCHES = ["ifTrue", "ifFalse"] as const;
